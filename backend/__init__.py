@@ -1,0 +1,1 @@
+"""mmcurate: the service and the shared core of the application."""

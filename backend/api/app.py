@@ -1,0 +1,50 @@
+"""The FastAPI application: health, OpenAPI, and the resource routers."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from backend.api import projects, sources
+from backend.api.errors import install_error_handlers
+from backend.api.schemas import Health
+from backend.db.session import engine_for
+from backend.settings import Settings, get_settings
+
+
+def package_version() -> str:
+    try:
+        return version("mmcurate")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="mmcurate",
+        version=package_version(),
+        description="Curation and annotation of low-resource multimodal sentiment/emotion corpora. "
+        "Every route but /health needs 'Authorization: Bearer <token>' (`mmcurate token create NAME`).",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.get("/health", response_model=Health, tags=["health"])
+    def health() -> Health:
+        try:
+            with engine_for(settings.sqlalchemy_url).connect() as connection:
+                connection.execute(text("SELECT 1"))
+            database = "up"
+        except Exception:  # noqa: BLE001 - health reports, never raises
+            database = "down"
+        return Health(status="ok" if database == "up" else "degraded", database=database, version=package_version())
+
+    app.include_router(projects.router)
+    app.include_router(sources.router)
+    # Routers of the stage packages register here.
+    # -- router registration (one line each) --
+    # -- end router registration --
+    return app

@@ -1,0 +1,28 @@
+"""The `mmcurate` command: the same services as the API, with domain errors → exit codes here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from backend.cli import core
+
+app = typer.Typer(
+    name="mmcurate",
+    help="Curate and annotate low-resource multimodal sentiment/emotion corpora.\n\n"
+    "Example: mmcurate init && mmcurate project create demo --languages ta,ml,bn,zh,en",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+core.register(app)
+# -- sub-app registration (one line each, e.g. `from backend.cli import speech; speech.register(app)`) --
+# -- end sub-app registration --
+
+
+def main() -> None:
+    """Console-script entry: run the app, turning mmcurate errors into one-line messages."""
+    from backend.cli.output import run_cli
+
+    sys.exit(run_cli(app))

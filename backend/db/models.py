@@ -1,0 +1,470 @@
+"""SQLAlchemy 2 models for the whole flow in ARCHITECTURE.md.
+
+Times inside media are integer milliseconds (``*_ms``) so keys and equality are exact;
+wall-clock times are timezone-aware UTC. Allowed string values are enforced with CHECK
+constraints rather than native enums, so SQLite and PostgreSQL migrate the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+SOURCE_KINDS = ("file", "url", "ytdlp", "chat", "image", "text")
+SOURCE_STATUSES = ("registered", "processing", "done", "failed", "taken_down")
+ITEM_KINDS = ("clip", "image", "chat_turn", "text")
+FILTER_STATUSES = ("kept", "filtered")
+STAGE_STATUSES = ("running", "done", "failed", "skipped")
+SUBJECT_TYPES = ("source", "asset", "item")
+INSTANCE_ROLES = ("annotator", "adjudication", "shared")
+TASK_KINDS = ("annotation", "adjudication")
+HISTORY_ACTIONS = ("created", "updated", "deleted", "restored")
+VERDICTS = ("accept", "tentative", "reject")
+ADJUDICATION_STATUSES = ("open", "sent", "done")
+SPLITS = ("train", "validation", "test")
+
+TZDateTime = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: TZDateTime}
+
+
+class Project(Base):
+    """A corpus under curation: its languages, label schemes and licence policy."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    schemes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    allowed_licences: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    sources: Mapped[list[Source]] = relationship(back_populates="project", cascade="all, delete-orphan", passive_deletes=True)
+
+    __table_args__ = (CheckConstraint("length(name) > 0", name="name_not_empty"),)
+
+
+class Source(Base):
+    """Where media or text came from, with provenance; the unit of takedown."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    uri: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    licence: Mapped[str | None] = mapped_column(String(200))
+    fetched_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    content_hash: Mapped[str] = mapped_column(String(128))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="registered")
+    error: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    taken_down_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+    project: Mapped[Project] = relationship(back_populates="sources")
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "content_hash"),
+        CheckConstraint(_one_of("kind", SOURCE_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", SOURCE_STATUSES), name="status"),
+    )
+
+
+class MediaAsset(Base):
+    """A prepared media file of a source: probe info and the extracted 16 kHz audio."""
+
+    __tablename__ = "media_assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(128))
+    path: Mapped[str] = mapped_column(Text)
+    audio_path: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    has_audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_video: Mapped[bool] = mapped_column(Boolean, default=False)
+    probe: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "content_hash"),
+        CheckConstraint("duration_ms IS NULL OR duration_ms >= 0", name="duration_nonnegative"),
+    )
+
+
+class Speaker(Base):
+    """A diarized speaker within one source (labels are local to the source)."""
+
+    __tablename__ = "speakers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("source_id", "label"),)
+
+
+class Item(Base):
+    """Anything an annotator labels: a clip, an image, a chat turn or a text."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    dialogue_id: Mapped[str | None] = mapped_column(String(200))
+    turn_index: Mapped[int | None] = mapped_column(Integer)
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
+    text: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    language_probability: Mapped[float | None] = mapped_column(Float)
+    media_path: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    filter_status: Mapped[str] = mapped_column(String(16), default="kept")
+    filter_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    utterance: Mapped[Utterance | None] = relationship(back_populates="item", uselist=False, cascade="all, delete-orphan", passive_deletes=True)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ITEM_KINDS), name="kind"),
+        CheckConstraint(_one_of("filter_status", FILTER_STATUSES), name="filter_status"),
+        Index("ix_items_dialogue", "project_id", "dialogue_id", "turn_index"),
+    )
+
+
+class Utterance(Base):
+    """Speech details of a clip item: where it sits in its media, who speaks, how sure we are."""
+
+    __tablename__ = "utterances"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("media_assets.id", ondelete="CASCADE"), index=True)
+    start_ms: Mapped[int] = mapped_column(Integer)
+    end_ms: Mapped[int] = mapped_column(Integer)
+    speaker_id: Mapped[int | None] = mapped_column(ForeignKey("speakers.id", ondelete="SET NULL"), index=True)
+    speaker_label: Mapped[str | None] = mapped_column(String(100))
+    asr_confidence: Mapped[float | None] = mapped_column(Float)
+    no_speech_prob: Mapped[float | None] = mapped_column(Float)
+    diarization_confidence: Mapped[float | None] = mapped_column(Float)
+    asr_model: Mapped[str | None] = mapped_column(String(300))
+    words: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    context: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    clip_audio_path: Mapped[str | None] = mapped_column(Text)
+    clip_video_path: Mapped[str | None] = mapped_column(Text)
+
+    item: Mapped[Item] = relationship(back_populates="utterance")
+
+    __table_args__ = (
+        CheckConstraint("start_ms >= 0 AND end_ms > start_ms", name="span"),
+        UniqueConstraint("asset_id", "start_ms", "end_ms", "speaker_label"),
+    )
+
+
+class StageRun(Base):
+    """What a stage did to one subject under one configuration: the resume ledger."""
+
+    __tablename__ = "stage_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(50))
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(300))
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        UniqueConstraint("stage", "subject_type", "subject_id", "config_hash"),
+        CheckConstraint(_one_of("status", STAGE_STATUSES), name="status"),
+        CheckConstraint(_one_of("subject_type", SUBJECT_TYPES), name="subject_type"),
+    )
+
+
+class Annotator(Base):
+    """A person (or a simulated annotator), known by a pseudonym in every report and release."""
+
+    __tablename__ = "annotators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(50), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class LabelStudioInstance(Base):
+    """A Label Studio server mmcurate runs or uses: one per annotator, plus adjudication."""
+
+    __tablename__ = "labelstudio_instances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    annotator_id: Mapped[int | None] = mapped_column(ForeignKey("annotators.id", ondelete="SET NULL"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    port: Mapped[int | None] = mapped_column(Integer)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    data_dir: Mapped[str | None] = mapped_column(Text)
+    admin_email: Mapped[str | None] = mapped_column(String(320))
+    admin_token: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="stopped")
+    started_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+    __table_args__ = (CheckConstraint(_one_of("role", INSTANCE_ROLES), name="role"),)
+
+
+class AnnotationBatch(Base):
+    """One push of items to annotators under one scheme with overlap k."""
+
+    __tablename__ = "annotation_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    scheme: Mapped[str] = mapped_column(String(100))
+    overlap_k: Mapped[int] = mapped_column(Integer)
+    gold_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("overlap_k >= 1", name="overlap_positive"),
+        CheckConstraint("gold_rate >= 0 AND gold_rate <= 1", name="gold_rate_fraction"),
+    )
+
+
+class Task(Base):
+    """One item shown to one annotator in one Label Studio instance."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("annotation_batches.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    annotator_id: Mapped[int | None] = mapped_column(ForeignKey("annotators.id", ondelete="SET NULL"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("labelstudio_instances.id", ondelete="CASCADE"), index=True)
+    ls_project_id: Mapped[int] = mapped_column(Integer)
+    ls_task_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), default="annotation")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("instance_id", "ls_task_id"),
+        CheckConstraint(_one_of("kind", TASK_KINDS), name="kind"),
+    )
+
+
+class Annotation(Base):
+    """One judgement: normalised values per scheme field plus Label Studio's raw result."""
+
+    __tablename__ = "annotations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="RESTRICT"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("labelstudio_instances.id", ondelete="SET NULL"))
+    ls_annotation_id: Mapped[int | None] = mapped_column(Integer)
+    scheme: Mapped[str] = mapped_column(String(100))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    raw_result: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    lead_time_s: Mapped[float | None] = mapped_column(Float)
+    is_adjudication: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str] = mapped_column(String(16), default="labelstudio")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+    __table_args__ = (UniqueConstraint("instance_id", "ls_annotation_id"),)
+
+
+class AnnotationHistory(Base):
+    """Every version an annotation went through, so updates and deletes lose nothing."""
+
+    __tablename__ = "annotation_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    raw_result: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    recorded_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint(_one_of("action", HISTORY_ACTIONS), name="action"),)
+
+
+class QARun(Base):
+    """One computation of agreement, diagnostics and gate decisions over a project or batch."""
+
+    __tablename__ = "qa_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("annotation_batches.id", ondelete="SET NULL"))
+    scheme: Mapped[str | None] = mapped_column(String(100))
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("verdict IS NULL OR " + _one_of("verdict", VERDICTS), name="verdict"),)
+
+
+class GateDecision(Base):
+    """A gate verdict for one field, stored with the numbers it was made from."""
+
+    __tablename__ = "gate_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    qa_run_id: Mapped[int] = mapped_column(ForeignKey("qa_runs.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(100))
+    metric: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float | None] = mapped_column(Float)
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+    n_items: Mapped[int] = mapped_column(Integer, default=0)
+    n_annotators: Mapped[int] = mapped_column(Integer, default=0)
+    verdict: Mapped[str] = mapped_column(String(16))
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (CheckConstraint(_one_of("verdict", VERDICTS), name="verdict"),)
+
+
+class Adjudication(Base):
+    """An item whose agreement fell below the item threshold, and its adjudicated value."""
+
+    __tablename__ = "adjudications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    qa_run_id: Mapped[int] = mapped_column(ForeignKey("qa_runs.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    value: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    adjudicator_id: Mapped[int | None] = mapped_column(ForeignKey("annotators.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("qa_run_id", "item_id", "field"),
+        CheckConstraint(_one_of("status", ADJUDICATION_STATUSES), name="status"),
+    )
+
+
+class AggregatedLabel(Base):
+    """The one label per (item, field) a release carries, with confidence and soft distribution."""
+
+    __tablename__ = "aggregated_labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(100))
+    value: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(50))
+    distribution: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    n_judgements: Mapped[int] = mapped_column(Integer, default=0)
+    qa_run_id: Mapped[int | None] = mapped_column(ForeignKey("qa_runs.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("item_id", "field"),)
+
+
+class Release(Base):
+    """A versioned dataset built from a project; its manifest makes it reproducible."""
+
+    __tablename__ = "releases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(50))
+    path: Mapped[str | None] = mapped_column(Text)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    published_repo: Mapped[str | None] = mapped_column(String(300))
+    published_revision: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("project_id", "version"),)
+
+
+class ReleaseItem(Base):
+    """Which item (and source) went into which split of a release: answers takedown queries."""
+
+    __tablename__ = "release_items"
+
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    split: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (CheckConstraint(_one_of("split", SPLITS), name="split"),)
+
+
+class ApiToken(Base):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(TZDateTime)

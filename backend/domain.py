@@ -1,0 +1,234 @@
+"""Typed records for the mmcurate data flow; no I/O, imports nothing of ours.
+
+Times are seconds (floats) in these records; the database stores integer
+milliseconds so that keys and equality are exact (see ``to_ms``/``from_ms``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+
+class MmcurateError(Exception):
+    """Base of every error mmcurate reports to a user (CLI exit code 1, HTTP 4xx)."""
+
+
+class NotFoundError(MmcurateError):
+    """A named record does not exist."""
+
+
+class ConflictError(MmcurateError):
+    """The request would duplicate or contradict an existing record."""
+
+
+class ValidationError(MmcurateError):
+    """Input that cannot be accepted, with the reason in the message."""
+
+
+class MediaError(MmcurateError):
+    """Media that cannot be prepared (corrupt, empty, no audio, over a limit)."""
+
+
+class ServiceUnavailableError(MmcurateError):
+    """An outside service (Label Studio, database, Hub) cannot be reached."""
+
+
+def to_ms(seconds: float) -> int:
+    """Seconds to the integer milliseconds the database stores."""
+    return int(round(seconds * 1000))
+
+
+def from_ms(milliseconds: int) -> float:
+    """Integer milliseconds back to seconds."""
+    return milliseconds / 1000.0
+
+
+class SourceKind(str, enum.Enum):
+    FILE = "file"
+    URL = "url"
+    YTDLP = "ytdlp"
+    CHAT = "chat"
+    IMAGE = "image"
+    TEXT = "text"
+
+
+class SourceStatus(str, enum.Enum):
+    REGISTERED = "registered"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    TAKEN_DOWN = "taken_down"
+
+
+class ItemKind(str, enum.Enum):
+    """What an annotator looks at: a speech clip, an image, a chat turn or a text."""
+
+    CLIP = "clip"
+    IMAGE = "image"
+    CHAT_TURN = "chat_turn"
+    TEXT = "text"
+
+
+class StageStatus(str, enum.Enum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class ValueKind(str, enum.Enum):
+    """How a scheme field's values are measured; decides the agreement metric."""
+
+    NOMINAL = "nominal"
+    ORDINAL = "ordinal"
+    INTERVAL = "interval"
+    MULTI_LABEL = "multi_label"
+    MULTI_LABEL_INTENSITY = "multi_label_intensity"
+    FREE_TEXT = "free_text"
+
+
+class GateVerdict(str, enum.Enum):
+    ACCEPT = "accept"
+    TENTATIVE = "tentative"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A time span in seconds with ``end > start``."""
+
+    start: float
+    end: float
+
+    def __post_init__(self) -> None:
+        if self.start < 0 or self.end <= self.start:
+            raise ValidationError(f"span needs 0 <= start < end, got start={self.start} end={self.end}")
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def overlap(self, other: "Span") -> float:
+        """Seconds shared with ``other`` (0.0 when disjoint)."""
+        return max(0.0, min(self.end, other.end) - max(self.start, other.start))
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a source came from; kept with every item derived from it."""
+
+    uri: str
+    title: str | None = None
+    author: str | None = None
+    licence: str | None = None
+    fetched_at: datetime | None = None
+    content_hash: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ffprobe says about a file."""
+
+    duration: float
+    has_audio: bool
+    has_video: bool
+    audio_codec: str | None = None
+    video_codec: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    width: int | None = None
+    height: int | None = None
+    format_name: str | None = None
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class AsrSegment:
+    """One decoded ASR segment with its confidences."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    language: str | None = None
+    language_probability: float | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """An ASR result, carrying the model and options that produced it."""
+
+    segments: tuple[AsrSegment, ...]
+    language: str | None
+    language_probability: float | None
+    model: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    start: float
+    end: float
+    speaker: str
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Diarization:
+    turns: tuple[SpeakerTurn, ...]
+    num_speakers: int
+    model: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One speaker's stretch of speech, the unit annotators label."""
+
+    start: float
+    end: float
+    speaker: str | None
+    text: str
+    index: int = 0
+    dialogue_id: str | None = None
+    language: str | None = None
+    language_probability: float | None = None
+    asr_confidence: float | None = None
+    diarization_confidence: float | None = None
+    words: tuple[Word, ...] = ()
+    context: tuple[str, ...] = ()
+    filter_status: str = "kept"
+    filter_reason: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def with_filter(self, status: str, reason: str | None) -> "Utterance":
+        return replace(self, filter_status=status, filter_reason=reason)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One annotator's normalised value for one field of one item."""
+
+    item_id: int
+    annotator: str
+    field_name: str
+    value: Any
+    lead_time_s: float | None = None
+    created_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""Queries and upserts, one module per aggregate."""

@@ -1,0 +1,39 @@
+"""Utterance (clip item) queries with filters and pagination."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Item, Utterance
+
+
+def list_page(
+    session: Session,
+    *,
+    project_id: int,
+    source_id: int | None = None,
+    language: str | None = None,
+    speaker: str | None = None,
+    filter_status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[tuple[Item, Utterance]], int]:
+    """(item, utterance) pairs in dialogue order, optionally filtered; also the total."""
+    query = (
+        select(Item, Utterance)
+        .join(Utterance, Utterance.item_id == Item.id)
+        .where(Item.project_id == project_id)
+    )
+    if source_id is not None:
+        query = query.where(Item.source_id == source_id)
+    if language is not None:
+        query = query.where(Item.language == language)
+    if speaker is not None:
+        query = query.where(Utterance.speaker_label == speaker)
+    if filter_status is not None:
+        query = query.where(Item.filter_status == filter_status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ordered = query.order_by(Item.source_id, Utterance.start_ms, Item.id).offset(offset).limit(limit)
+    rows = [(item, utt) for item, utt in session.execute(ordered).all()]
+    return rows, total

@@ -1,0 +1,1 @@
+"""Orchestration used by both the API and the CLI."""

@@ -1,0 +1,137 @@
+"""Create, list, change and remove projects (corpora)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Project
+from backend.domain import ConflictError, ValidationError
+from backend.repositories import projects as project_repo
+
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,199}$")
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """What a user gives to create or change a project."""
+
+    name: str
+    languages: tuple[str, ...] = ()
+    schemes: tuple[str, ...] = ()
+    allowed_licences: tuple[str, ...] = ()
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectChanges:
+    name: str | None = None
+    languages: tuple[str, ...] | None = None
+    schemes: tuple[str, ...] | None = None
+    allowed_licences: tuple[str, ...] | None = None
+    description: str | None = None
+    fields_set: frozenset[str] = field(default_factory=frozenset)
+
+
+def validate_name(name: str) -> str:
+    name = name.strip()
+    if not _PROJECT_NAME.match(name):
+        raise ValidationError(
+            f"project name {name!r} is not allowed: use 1-200 letters, digits, spaces, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def validate_languages(languages: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """ISO 639 codes (e.g. ta, ml, bn, zh, en), lower-case, no duplicates."""
+    cleaned: list[str] = []
+    for raw in languages:
+        code = raw.strip()
+        if not code:
+            continue
+        if not _LANGUAGE_CODE.match(code):
+            raise ValidationError(
+                f"language {raw!r} is not an ISO 639 code; use codes such as ta, ml, bn, zh, en"
+            )
+        if code not in cleaned:
+            cleaned.append(code)
+    return tuple(cleaned)
+
+
+def _clean_list(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    cleaned: list[str] = []
+    for value in values:
+        value = value.strip()
+        if value and value not in cleaned:
+            cleaned.append(value)
+    return tuple(cleaned)
+
+
+def create_project(session: Session, spec: ProjectSpec) -> Project:
+    name = validate_name(spec.name)
+    if session.scalar(select(Project.id).where(Project.name == name)) is not None:
+        raise ConflictError(f"a project named {name!r} already exists")
+    project = Project(
+        name=name,
+        description=spec.description,
+        languages=list(validate_languages(spec.languages)),
+        schemes=list(_clean_list(spec.schemes)),
+        allowed_licences=list(_clean_list(spec.allowed_licences)),
+    )
+    session.add(project)
+    session.flush()
+    return project
+
+
+def ensure_project(session: Session, spec: ProjectSpec) -> tuple[Project, bool]:
+    """The project named in ``spec``, created if missing; the bool says whether it was created."""
+    existing = session.scalar(select(Project).where(Project.name == spec.name.strip()))
+    if existing is not None:
+        return existing, False
+    return create_project(session, spec), True
+
+
+def update_project(session: Session, project: Project, changes: ProjectChanges) -> Project:
+    if "name" in changes.fields_set and changes.name is not None:
+        name = validate_name(changes.name)
+        clash = session.scalar(select(Project.id).where(Project.name == name, Project.id != project.id))
+        if clash is not None:
+            raise ConflictError(f"a project named {name!r} already exists")
+        project.name = name
+    if "languages" in changes.fields_set and changes.languages is not None:
+        project.languages = list(validate_languages(changes.languages))
+    if "schemes" in changes.fields_set and changes.schemes is not None:
+        project.schemes = list(_clean_list(changes.schemes))
+    if "allowed_licences" in changes.fields_set and changes.allowed_licences is not None:
+        project.allowed_licences = list(_clean_list(changes.allowed_licences))
+    if "description" in changes.fields_set:
+        project.description = changes.description
+    session.flush()
+    return project
+
+
+def delete_project(session: Session, project: Project) -> None:
+    session.delete(project)
+    session.flush()
+
+
+def list_projects(session: Session, *, offset: int = 0, limit: int = 100) -> tuple[list[Project], int]:
+    return project_repo.list_page(session, offset=offset, limit=limit)
+
+
+def project_as_dict(project: Project) -> dict[str, object]:
+    """The public JSON shape of a project (CLI --json and API agree)."""
+    return {
+        "id": project.id,
+        "name": project.name,
+        "description": project.description,
+        "languages": list(project.languages or []),
+        "schemes": list(project.schemes or []),
+        "allowed_licences": list(project.allowed_licences or []),
+        "created_at": project.created_at.isoformat() if project.created_at else None,
+    }

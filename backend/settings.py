@@ -1,0 +1,101 @@
+"""Settings from the environment (prefix ``MMCURATE_``) or an optional ``.env`` file.
+
+Everything the platform writes lives under one data directory, so two data dirs never
+share state. Built by a cached factory, never at import time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MMCURATE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Root of everything mmcurate writes.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is SQLite at <data_dir>/mmcurate.db. "
+        "For PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = 8765
+    public_url: str | None = Field(
+        default=None, description="URL at which Label Studio reaches this service (webhooks, media)."
+    )
+    webhook_secret: str | None = Field(
+        default=None, description="Shared secret Label Studio webhooks must carry; generated on init if unset."
+    )
+    labelstudio_venv: Path | None = Field(
+        default=None, description="Virtual environment holding Label Studio; default <data_dir>/labelstudio/venv."
+    )
+    labelstudio_url: str | None = Field(
+        default=None, description="An existing Label Studio to use in shared mode instead of local instances."
+    )
+    labelstudio_token: str | None = None
+    asr_backend: str = "faster-whisper"
+    asr_model: str | None = Field(
+        default=None, description="Whisper model name or local path; default: the bundled multilingual base."
+    )
+    asr_device: str = "cpu"
+    asr_compute_type: str = "int8"
+    asr_batch_size: int = 8
+    asr_beam_size: int = 5
+    diarization_backend: str = "embedding"
+    diarization_model: str | None = Field(
+        default=None, description="Local folder of a pyannote.audio pipeline (config.yaml) for --diarization pyannote."
+    )
+    max_media_seconds: float = 4 * 3600.0
+    hf_token: str | None = None
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'mmcurate.db'}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def clips_dir(self) -> Path:
+        return self.data_dir / "clips"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.data_dir / "releases"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def labelstudio_dir(self) -> Path:
+        return self.data_dir / "labelstudio"
+
+    @property
+    def labelstudio_venv_dir(self) -> Path:
+        return self.labelstudio_venv or self.labelstudio_dir / "venv"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.media_dir, self.clips_dir, self.reports_dir,
+                     self.releases_dir, self.models_dir, self.labelstudio_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()

@@ -1,0 +1,147 @@
+"""The HTTP API: health is open, everything else needs a live bearer token; errors are readable JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from backend.api.app import create_app
+from backend.db.models import Item, MediaAsset, Project, Source, Utterance
+from backend.db.session import session_scope
+from backend.services import tokens as token_service
+from backend.settings import Settings
+
+
+@pytest.fixture
+def client(any_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(any_settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def token(any_settings: Settings) -> str:
+    with session_scope(any_settings.sqlalchemy_url) as session:
+        _record, plaintext = token_service.create_token(session, "tests")
+    return plaintext
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_health_needs_no_token(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["database"] == "up"
+
+
+def test_openapi_lists_the_project_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/projects" in paths and "/projects/{project_id}/utterances" in paths
+
+
+@pytest.mark.parametrize("path", ["/projects", "/projects/1", "/projects/1/sources", "/projects/1/utterances"])
+def test_requests_without_a_token_get_401(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 401
+    assert "bearer token" in response.json()["detail"]
+
+
+def test_a_wrong_or_revoked_token_gets_401(client: TestClient, any_settings: Settings, token: str) -> None:
+    assert client.get("/projects", headers=auth("mmc_wrong")).status_code == 401
+    with session_scope(any_settings.sqlalchemy_url) as session:
+        record = token_service.verify_token(session, token)
+        assert record is not None
+        token_service.revoke_token(session, record.id)
+    assert client.get("/projects", headers=auth(token)).status_code == 401
+
+
+def test_project_crud(client: TestClient, token: str) -> None:
+    created = client.post("/projects", json={"name": "dravidian", "languages": ["ta", "ml"], "schemes": ["sentiment3"]}, headers=auth(token))
+    assert created.status_code == 201, created.text
+    project = created.json()
+    assert project["languages"] == ["ta", "ml"]
+
+    listed = client.get("/projects", headers=auth(token)).json()
+    assert listed["total"] == 1 and listed["items"][0]["name"] == "dravidian"
+
+    patched = client.patch(f"/projects/{project['id']}", json={"languages": ["ta", "ml", "en"]}, headers=auth(token))
+    assert patched.status_code == 200 and patched.json()["languages"] == ["ta", "ml", "en"]
+    assert patched.json()["schemes"] == ["sentiment3"]
+
+    assert client.delete(f"/projects/{project['id']}", headers=auth(token)).status_code == 204
+    assert client.get(f"/projects/{project['id']}", headers=auth(token)).status_code == 404
+
+
+def test_bad_body_gets_422_with_a_readable_message(client: TestClient, token: str) -> None:
+    response = client.post("/projects", json={"languages": "ta"}, headers=auth(token))
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "name" in detail and "languages" in detail
+
+
+def test_bad_language_code_gets_422_naming_it(client: TestClient, token: str) -> None:
+    response = client.post("/projects", json={"name": "x", "languages": ["Tamil!"]}, headers=auth(token))
+    assert response.status_code == 422
+    assert "'Tamil!'" in response.json()["detail"]
+
+
+def test_duplicate_project_gets_409(client: TestClient, token: str) -> None:
+    assert client.post("/projects", json={"name": "memes"}, headers=auth(token)).status_code == 201
+    response = client.post("/projects", json={"name": "memes"}, headers=auth(token))
+    assert response.status_code == 409
+    assert "already exists" in response.json()["detail"]
+
+
+def test_unknown_project_gets_404(client: TestClient, token: str) -> None:
+    response = client.get("/projects/999/sources", headers=auth(token))
+    assert response.status_code == 404
+    assert "999" in response.json()["detail"]
+
+
+def _seed_utterances(session: Session) -> int:
+    project = Project(name="dialogues", languages=["zh"], schemes=[], allowed_licences=[])
+    session.add(project)
+    session.flush()
+    sources = []
+    for n in range(3):
+        source = Source(project_id=project.id, kind="file", uri=f"/d{n}.wav", content_hash=f"h{n}",
+                        status="done" if n < 2 else "failed", error=None if n < 2 else "no audio stream")
+        session.add(source)
+        session.flush()
+        sources.append(source)
+    asset = MediaAsset(project_id=project.id, source_id=sources[0].id, content_hash="h0", path="/d0.wav")
+    session.add(asset)
+    session.flush()
+    for index in range(5):
+        item = Item(project_id=project.id, source_id=sources[0].id, kind="clip", dialogue_id="d0", turn_index=index,
+                    text=f"line {index}", language="zh" if index % 2 else "en")
+        session.add(item)
+        session.flush()
+        session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=index * 2000, end_ms=index * 2000 + 1500,
+                              speaker_label=f"SPEAKER_{index % 2}"))
+    session.flush()
+    return project.id
+
+
+def test_sources_and_utterances_are_paginated_and_filtered(client: TestClient, any_settings: Settings, token: str) -> None:
+    with session_scope(any_settings.sqlalchemy_url) as session:
+        project_id = _seed_utterances(session)
+
+    failed = client.get(f"/projects/{project_id}/sources", params={"status": "failed"}, headers=auth(token)).json()
+    assert failed["total"] == 1 and failed["items"][0]["error"] == "no audio stream"
+
+    page = client.get(f"/projects/{project_id}/utterances", params={"limit": 2, "offset": 2}, headers=auth(token)).json()
+    assert page["total"] == 5
+    assert [u["index"] for u in page["items"]] == [2, 3]
+    assert page["items"][0]["start"] == 4.0 and page["items"][0]["end"] == 5.5
+
+    chinese = client.get(f"/projects/{project_id}/utterances", params={"language": "zh"}, headers=auth(token)).json()
+    assert chinese["total"] == 2 and all(u["speaker"] == "SPEAKER_1" for u in chinese["items"])
+
+    too_big = client.get(f"/projects/{project_id}/utterances", params={"limit": 5000}, headers=auth(token))
+    assert too_big.status_code == 422

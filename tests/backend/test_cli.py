@@ -1,0 +1,122 @@
+"""The `mmcurate` command: foundation commands, exit codes, and help for every command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+
+from backend.cli import app
+from backend.settings import Settings
+
+
+def test_init_is_idempotent(cli, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(2):
+        code, out, err = cli("init")
+        assert code == 0, err
+        assert "revision 0001" in out or "revision" in out
+    assert (settings.data_dir / "clips").is_dir()
+
+
+def test_init_creates_a_fresh_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backend.cli.output import run_cli
+    from backend.settings import get_settings
+
+    monkeypatch.setenv("MMCURATE_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("MMCURATE_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert run_cli(app, ["init"]) == 0
+        assert (tmp_path / "fresh" / "mmcurate.db").is_file()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_project_create_and_list_json(cli) -> None:  # type: ignore[no-untyped-def]
+    code, _out, err = cli("project", "create", "demo", "--languages", "ta,ml,bn,zh", "--schemes", "sentiment3")
+    assert code == 0, err
+    code, out, _ = cli("project", "list", "--json")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["name"] for r in records] == ["demo"]
+    assert records[0]["languages"] == ["ta", "ml", "bn", "zh"]
+
+
+def test_duplicate_project_is_a_clear_error_unless_exist_ok(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("project", "create", "demo")[0] == 0
+    code, _out, err = cli("project", "create", "demo")
+    assert code == 1 and "error: a project named 'demo' already exists" in err
+    code, out, _ = cli("project", "create", "demo", "--exist-ok")
+    assert code == 0 and "already exists" in out
+
+
+def test_unknown_project_exit_code_3(cli) -> None:  # type: ignore[no-untyped-def]
+    code, _out, err = cli("project", "show", "nope")
+    assert code == 3 and "no project named 'nope'" in err
+
+
+def test_uninitialised_database_says_run_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backend.cli.output import run_cli
+    from backend.settings import get_settings
+
+    monkeypatch.setenv("MMCURATE_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.delenv("MMCURATE_DATABASE_URL", raising=False)
+    (tmp_path / "empty").mkdir()
+    get_settings.cache_clear()
+    try:
+        assert run_cli(app, ["project", "list"]) == 1
+    finally:
+        get_settings.cache_clear()
+
+
+def test_database_down_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from backend.cli.output import run_cli
+    from backend.settings import get_settings
+
+    monkeypatch.setenv("MMCURATE_DATA_DIR", str(tmp_path / "v"))
+    monkeypatch.setenv("MMCURATE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nothing?connect_timeout=2")
+    get_settings.cache_clear()
+    try:
+        assert run_cli(app, ["project", "list"]) == 4
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "cannot reach the database at postgresql+psycopg://postgres@127.0.0.1:1/nothing" in err
+
+
+def test_token_create_prints_a_token_that_the_api_accepts(cli, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from backend.api.app import create_app
+
+    code, out, _ = cli("token", "create", "ci-bot")
+    token = out.strip()
+    assert code == 0 and token.startswith("mmc_")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/projects", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    code, out, _ = cli("token", "list", "--json")
+    listed = json.loads(out.splitlines()[0])
+    assert listed["name"] == "ci-bot" and token not in out
+
+
+def _all_commands(group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:  # type: ignore[no-untyped-def]
+    found = []
+    for name, command in group.commands.items():
+        path = prefix + (name,)
+        if hasattr(command, "commands"):
+            found.extend(_all_commands(command, path))
+        else:
+            found.append((path, command))
+    return found
+
+
+def test_every_command_has_help_with_an_example_and_is_in_the_readme() -> None:
+    root = typer.main.get_command(app)
+    assert hasattr(root, "commands")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    commands = _all_commands(root)
+    assert len(commands) >= 10
+    for path, command in commands:
+        assert command.help and "Example:" in command.help, f"`mmcurate {' '.join(path)}` has no example in its help"
+        assert f"mmcurate {' '.join(path)}" in readme, f"`mmcurate {' '.join(path)}` is not documented in README.md"
