@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from backend.cli import core
+from backend.cli import core, items
 
 app = typer.Typer(
     name="mmcurate",
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 core.register(app)
+items.register(app)
 # -- sub-app registration (one line each, e.g. `from backend.cli import speech; speech.register(app)`) --
 # -- end sub-app registration --
 

@@ -120,3 +120,35 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme() -> None:
     for path, command in commands:
         assert command.help and "Example:" in command.help, f"`mmcurate {' '.join(path)}` has no example in its help"
         assert f"mmcurate {' '.join(path)}" in readme, f"`mmcurate {' '.join(path)}` is not documented in README.md"
+
+
+def test_items_list_shows_every_kind_in_dialogue_order(cli, session) -> None:  # type: ignore[no-untyped-def]
+    from backend.db.models import Item, MediaAsset, Project, Source, Utterance
+
+    project = Project(name="memes", languages=["bn"], schemes=[], allowed_licences=[])
+    session.add(project)
+    session.flush()
+    source = Source(project_id=project.id, kind="chat", uri="/chat.json", content_hash="c")
+    session.add(source)
+    session.flush()
+    asset = MediaAsset(project_id=project.id, source_id=source.id, content_hash="c", path="/chat.json")
+    session.add(asset)
+    second = Item(project_id=project.id, source_id=source.id, kind="chat_turn", dialogue_id="c1", turn_index=1, text="হ্যাঁ")
+    first = Item(project_id=project.id, source_id=source.id, kind="clip", dialogue_id="c1", turn_index=0, text="না")
+    session.add_all([second, first])
+    session.flush()
+    session.add(Utterance(item_id=first.id, asset_id=asset.id, start_ms=0, end_ms=1200, speaker_label="A"))
+    session.commit()
+
+    code, out, err = cli("items", "list", "--project", "memes", "--json")
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["kind"] for r in records] == ["clip", "chat_turn"]
+    assert records[0]["end"] == 1.2 and records[1]["text"] == "হ্যাঁ"
+
+
+def test_help_and_usage_errors(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("--help")
+    assert code == 0 and "project" in out
+    code, _out, err = cli("project", "create")
+    assert code == 2 and "Missing argument" in err

@@ -1,0 +1,61 @@
+"""Queries over annotatable items of every kind (clip, image, chat turn, text)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Item, Utterance
+from backend.domain import from_ms
+
+
+def list_page(
+    session: Session,
+    *,
+    project_id: int,
+    kind: str | None = None,
+    language: str | None = None,
+    filter_status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[tuple[Item, Utterance | None]], int]:
+    """Items in (source, dialogue order, id) order with their utterance details where they are clips."""
+    query = select(Item, Utterance).outerjoin(Utterance, Utterance.item_id == Item.id).where(Item.project_id == project_id)
+    if kind is not None:
+        query = query.where(Item.kind == kind)
+    if language is not None:
+        query = query.where(Item.language == language)
+    if filter_status is not None:
+        query = query.where(Item.filter_status == filter_status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ordered = query.order_by(Item.source_id, Item.dialogue_id, Item.turn_index, Item.id).offset(offset).limit(limit)
+    return [(item, utt) for item, utt in session.execute(ordered).all()], total
+
+
+def item_as_dict(item: Item, utterance: Utterance | None) -> dict[str, Any]:
+    """The public JSON shape of an item (CLI --json and API agree)."""
+    record: dict[str, Any] = {
+        "id": item.id,
+        "kind": item.kind,
+        "source_id": item.source_id,
+        "dialogue_id": item.dialogue_id,
+        "turn_index": item.turn_index,
+        "reply_to_id": item.reply_to_id,
+        "text": item.text,
+        "language": item.language,
+        "media_path": item.media_path,
+        "is_gold": item.is_gold,
+        "filter_status": item.filter_status,
+        "filter_reason": item.filter_reason,
+    }
+    if utterance is not None:
+        record.update(
+            start=from_ms(utterance.start_ms),
+            end=from_ms(utterance.end_ms),
+            speaker=utterance.speaker_label,
+            clip_audio_path=utterance.clip_audio_path,
+            clip_video_path=utterance.clip_video_path,
+        )
+    return record
