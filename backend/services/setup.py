@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from backend.db import migrations
 from backend.db.session import check_connection, engine_for, describe_url
+from backend.services.secrets import webhook_secret
 from backend.settings import Settings
 
 
@@ -22,6 +23,7 @@ def initialise(settings: Settings) -> InitResult:
     url = settings.sqlalchemy_url
     check_connection(engine_for(url))
     migrations.upgrade(url, "head")
+    webhook_secret(settings)
     return InitResult(
         data_dir=str(settings.data_dir),
         database=describe_url(url),

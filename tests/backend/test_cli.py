@@ -152,3 +152,14 @@ def test_help_and_usage_errors(cli) -> None:  # type: ignore[no-untyped-def]
     assert code == 0 and "project" in out
     code, _out, err = cli("project", "create")
     assert code == 2 and "Missing argument" in err
+
+
+def test_init_creates_a_private_webhook_secret_once(cli, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    from backend.services.secrets import webhook_secret
+
+    assert cli("init")[0] == 0
+    path = settings.data_dir / "secrets.json"
+    first = json.loads(path.read_text())["webhook_secret"]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert cli("init")[0] == 0
+    assert webhook_secret(settings) == first
