@@ -19,6 +19,7 @@ app = typer.Typer(
 core.register(app)
 items.register(app)
 # -- sub-app registration (one line each, e.g. `from backend.cli import speech; speech.register(app)`) --
+from backend.cli import export as _export; _export.register(app)  # noqa: E402,E702
 # -- end sub-app registration --
 
 

@@ -1,0 +1,129 @@
+"""Build a release folder from rows: splits → shards → card → long table → manifest.
+
+The folder is built next to its destination and moved into place at the end, so a failed
+build leaves the previous release (if any) untouched, and a folder that is not a release
+is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backend.domain import ConflictError, ValidationError
+from exports.card import render_card
+from exports.formats import write_jsonl, write_long_table, write_meld_csv
+from exports.hf import SplitFiles, ordered_rows, write_shards
+from exports.manifest import MANIFEST_NAME, build_manifest, code_version, write_manifest
+from exports.records import CardContext, ReleaseRow, ReleaseSpec
+from exports.splits import SplitAssignment, assign_splits
+
+ProgressFn = Callable[[str, int, int], None]
+LONG_TABLE_NAME = "annotations.csv"
+
+
+@dataclass(frozen=True)
+class ReleaseBuild:
+    """A built release: its folder, splits, shards per split and manifest."""
+
+    folder: Path
+    spec: ReleaseSpec
+    assignment: SplitAssignment
+    written: dict[str, SplitFiles]
+    manifest: dict[str, Any]
+
+
+def check_rows(rows: Sequence[ReleaseRow], *, allow_simulated: bool) -> None:
+    """Refuse an empty release, and judgements of simulated annotators unless allowed."""
+    if not rows:
+        raise ValidationError("nothing to release: no items passed the filters (kept items with allowed licences)")
+    simulated = sorted({j.annotator for r in rows for js in r.judgements.values() for j in js if j.simulated})
+    if (simulated or any(r.simulated for r in rows)) and not allow_simulated:
+        raise ValidationError(
+            f"the release holds judgements of simulated annotators ({', '.join(simulated) or 'marked rows'}); "
+            "pass --allow-simulated to release them anyway (demo only), or leave them out"
+        )
+
+
+def _prepare_target(out_dir: Path) -> Path:
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise ConflictError(f"{str(out_dir)!r} is a file; give a folder for the release")
+        if any(out_dir.iterdir()) and not (out_dir / MANIFEST_NAME).is_file():
+            raise ConflictError(
+                f"{str(out_dir)!r} is not empty and holds no release manifest; refusing to overwrite it — give an empty or new folder"
+            )
+    staging = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+        shutil.rmtree(old)
+    else:
+        os.replace(staging, out_dir)
+
+
+def build_release(
+    rows: Sequence[ReleaseRow],
+    spec: ReleaseSpec,
+    context: CardContext,
+    out_dir: Path,
+    *,
+    allow_simulated: bool = False,
+    code: str | None = None,
+    on_progress: ProgressFn | None = None,
+) -> ReleaseBuild:
+    """Write a Hub-ready release folder for ``rows`` into ``out_dir``.
+
+    Layout: ``README.md`` (card), ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``,
+    ``videos/<split>/<item_id>.mp4`` (when any row has video), ``annotations.csv`` (one raw
+    judgement per line) and ``manifest.json``. Same rows, spec and code → same bytes.
+    """
+    check_rows(rows, allow_simulated=allow_simulated)
+    out_dir = Path(out_dir).resolve()
+    first_field = spec.fields[0].name
+    assignment = assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=first_field)
+    ordered = ordered_rows(rows)
+    staging = _prepare_target(out_dir)
+    try:
+        written = write_shards(ordered, assignment.split_of, spec, staging, on_progress=on_progress, total=len(ordered))
+        card = render_card(spec, ordered, assignment, written, context)
+        (staging / "README.md").write_text(card, encoding="utf-8")
+        write_long_table(ordered, staging / LONG_TABLE_NAME)
+        manifest = build_manifest(
+            staging, spec, ordered, {s: w.num_rows for s, w in written.items()},
+            model_versions=context.model_versions, code=code if code is not None else code_version(),
+        )
+        write_manifest(staging, manifest)
+        _swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if on_progress is not None:
+        on_progress("release", len(ordered), len(ordered))
+    return ReleaseBuild(folder=out_dir, spec=spec, assignment=assignment, written=written, manifest=manifest)
+
+
+def export_meld(rows: Sequence[ReleaseRow], spec: ReleaseSpec, out_dir: Path, *, allow_simulated: bool = False) -> dict[str, Path]:
+    """MELD-style CSVs and clips, with the same leak-free splits a release would use."""
+    check_rows(rows, allow_simulated=allow_simulated)
+    assignment = assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=spec.fields[0].name)
+    return write_meld_csv(ordered_rows(rows), assignment.split_of, spec, Path(out_dir))
+
+
+def export_jsonl(rows: Sequence[ReleaseRow], spec: ReleaseSpec, path: Path, *, allow_simulated: bool = False) -> int:
+    """All rows as JSONL (with their split), plus nothing else; returns the line count."""
+    check_rows(rows, allow_simulated=allow_simulated)
+    assignment = assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=spec.fields[0].name)
+    return write_jsonl(ordered_rows(rows), assignment.split_of, Path(path))

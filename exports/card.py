@@ -1,0 +1,283 @@
+"""The dataset card (README.md): a YAML header the Hub and ``load_dataset`` read, and a body
+written from the data — collection, sources and licences, scheme, annotators, agreement
+with CIs and gate verdicts, label distributions, splits, and known limitations.
+
+The header's ``dataset_info.features`` comes from the same ``datasets.Features`` object that
+wrote the shards (a mismatch makes ``load_dataset`` fail with a CastError).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from backend.domain import ValidationError
+from exports.hf import SplitFiles, data_files_config, release_features
+from exports.records import SPLITS, CardContext, ReleaseRow, ReleaseSpec
+from exports.splits import SplitAssignment
+
+HUB_LICENSES: frozenset[str] = frozenset(
+    """apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0
+    bigcode-openrail-m afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear c-uda cc
+    cc0-1.0 cc-by-2.0 cc-by-2.5 cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0 cc-by-nc-3.0
+    cc-by-nc-4.0 cc-by-nd-4.0 cc-by-nc-nd-3.0 cc-by-nc-nd-4.0 cc-by-nc-sa-2.0 cc-by-nc-sa-3.0 cc-by-nc-sa-4.0
+    cdla-sharing-1.0 cdla-permissive-1.0 cdla-permissive-2.0 wtfpl ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1
+    eupl-1.2 agpl-3.0 gfdl gpl gpl-2.0 gpl-3.0 lgpl lgpl-2.1 lgpl-3.0 isc lppl-1.3c ms-pl mpl-2.0 odc-by odbl
+    openrail++ osl-3.0 postgresql ofl-1.1 ncsa unlicense zlib pddl lgpl-lr unknown other""".split()
+)
+"""Licence identifiers the Hub accepts in a card's ``license`` field."""
+
+SIZE_CATEGORIES: tuple[tuple[int, str], ...] = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+)
+
+LANGUAGE_NAMES = {"ta": "Tamil", "ml": "Malayalam", "bn": "Bengali", "zh": "Chinese", "en": "English", "hi": "Hindi"}
+_ISO = re.compile(r"^[a-z]{2,3}$")
+
+
+def size_category(n: int) -> str:
+    """The Hub's size bucket for ``n`` rows (``n<1K`` … ``n>1T`` style names)."""
+    for bound, name in SIZE_CATEGORIES:
+        if n < bound:
+            return name
+    return "n>10M" if n < 100_000_000 else "n>1T"
+
+
+def card_languages(rows: Sequence[ReleaseRow], declared: Sequence[str]) -> tuple[list[str], list[str]]:
+    """ISO 639 codes for the header, and the code-mixed tags (``ta-en``) seen in the rows.
+
+    A row language like ``ta-en`` (Tamil–English code-mixing) contributes both ``ta`` and
+    ``en`` to the header, and is listed in the body as code-mixed.
+    """
+    codes: list[str] = []
+    mixed: list[str] = []
+    for lang in [*declared, *sorted({r.language for r in rows if r.language})]:
+        parts = [p.lower() for p in re.split(r"[-_]", lang) if p]
+        if len(parts) > 1 and lang not in mixed:
+            mixed.append(lang)
+        for p in parts:
+            if not _ISO.match(p):
+                raise ValidationError(
+                    f"language {lang!r} is not an ISO 639 code (like 'ta', 'ml', 'bn', 'zh', or 'ta-en' for code-mixed); fix the project's languages"
+                )
+            if p not in codes:
+                codes.append(p)
+    return codes, mixed
+
+
+def card_metadata(
+    spec: ReleaseSpec, rows: Sequence[ReleaseRow], written: dict[str, SplitFiles]
+) -> dict[str, Any]:
+    """The YAML header as a plain dict, in a fixed key order."""
+    import datasets
+
+    if spec.licence not in HUB_LICENSES:
+        raise ValidationError(
+            f"licence {spec.licence!r} is not a Hub licence identifier; use one such as cc-by-4.0, cc-by-sa-4.0, "
+            "cc-by-nc-4.0, cc0-1.0 or other"
+        )
+    features = release_features(spec)
+    codes, _ = card_languages(rows, spec.languages)
+    has_audio = any(r.audio_path is not None for r in rows)
+    splits = datasets.SplitDict()
+    for s in SPLITS:
+        if written[s].num_rows:
+            splits.add(datasets.SplitInfo(name=s, num_bytes=written[s].num_bytes, num_examples=written[s].num_rows))
+    total_bytes = sum(w.num_bytes for w in written.values())
+    info = datasets.DatasetInfo(features=features, splits=splits, download_size=total_bytes, dataset_size=total_bytes)
+    dataset_info = {"config_name": spec.config_name, **info._to_yaml_dict()}
+    meta: dict[str, Any] = {
+        "pretty_name": spec.pretty_name or f"{spec.project} {spec.version}",
+        "language": codes,
+        "license": spec.licence,
+        "task_categories": (["audio-classification"] if has_audio else []) + ["text-classification"],
+        "size_categories": [size_category(len(rows))],
+        "tags": ["sentiment", "emotion", "multimodal", "low-resource"],
+        "configs": data_files_config(spec, written),
+        "dataset_info": dataset_info,
+    }
+    if spec.licence == "other":
+        meta["license_name"] = f"{spec.project}-licence"
+        meta["license_link"] = "LICENSE"
+    return meta
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "—"
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def card_body(
+    spec: ReleaseSpec, rows: Sequence[ReleaseRow], assignment: SplitAssignment, context: CardContext
+) -> str:
+    """The markdown body, every number computed from the rows, the splits and the QA records."""
+    name = spec.pretty_name or f"{spec.project} {spec.version}"
+    n_audio = sum(r.audio_path is not None for r in rows)
+    n_video = sum(r.video_path is not None for r in rows)
+    codes, mixed = card_languages(rows, spec.languages)
+    lang_counts = Counter(r.language or "unknown" for r in rows)
+    out: list[str] = [f"# {name}", ""]
+    out += [
+        f"Release **{spec.version}** of the `{spec.project}` corpus: {len(rows)} items "
+        f"({n_audio} with audio clips, {n_video} with video clips) in "
+        + ", ".join(f"{LANGUAGE_NAMES.get(c, c)} (`{c}`)" for c in codes)
+        + ".",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        f'ds = load_dataset("<this repository or folder>", "{spec.config_name}")',
+        "```",
+        "",
+        "## Collection process",
+        "",
+        context.collection or "Not described by the curators.",
+        "",
+        "Items per language:",
+        "",
+        _table(["language", "items"], sorted(lang_counts.items())),
+        "",
+    ]
+    if mixed:
+        out += [f"Code-mixed language tags present: {', '.join(f'`{m}`' for m in mixed)} (the text mixes scripts or languages within an utterance).", ""]
+    out += ["## Sources and licences", "", f"The release is distributed under `{spec.licence}`. Items per source licence:", ""]
+    by_licence: dict[str, set[int]] = {}
+    items_by_licence: Counter[str] = Counter()
+    for r in rows:
+        by_licence.setdefault(r.licence, set()).add(r.source_id)
+        items_by_licence[r.licence] += 1
+    out += [_table(["licence", "sources", "items"], [(lic, len(by_licence[lic]), items_by_licence[lic]) for lic in sorted(by_licence)]), ""]
+    if context.sources:
+        out += ["Sources (provenance columns `source_id`, `source_url`, `source_author` name each row's origin):", ""]
+        out += [_table(["source_id", "title", "author", "licence", "url"], [(s.source_id, s.title, s.author, s.licence, s.uri) for s in sorted(context.sources, key=lambda s: s.source_id)]), ""]
+    out += ["## Annotation", "", f"Scheme: **{context.scheme_name or spec.project}**.", ""]
+    if context.guidelines:
+        out += [context.guidelines, ""]
+    out += [_table(["field", "kind", "labels"], [(f.name, f.kind.value, ", ".join(f.labels)) for f in spec.fields]), ""]
+    out += [
+        f"Annotators: {context.n_annotators} (pseudonymous)"
+        + (f", of whom {context.n_simulated_annotators} simulated" if context.n_simulated_annotators else "")
+        + ". Each row keeps every raw judgement in `<field>_judgements`, the gold label in `<field>` with "
+        "`<field>_confidence`, the soft label in `<field>_distribution` (in label order) and item-level agreement in `<field>_agreement`.",
+        "",
+        "## Agreement and quality gate",
+        "",
+    ]
+    if context.agreement:
+        out += [_table(
+            ["field", "metric", "value", "95% CI", "items", "annotators", "verdict"],
+            [
+                (a.field, a.metric, a.value,
+                 f"[{a.ci_low:.3f}, {a.ci_high:.3f}]" if a.ci_low is not None and a.ci_high is not None else None,
+                 a.n_items, a.n_annotators, getattr(a.verdict, "value", a.verdict))
+                for a in context.agreement
+            ],
+        ), ""]
+    else:
+        out += ["No QA run was recorded for this release.", ""]
+    out += ["## Label distributions", ""]
+    for f in spec.fields:
+        dist = {s: Counter() for s in SPLITS}
+        for r in rows:
+            g = r.labels.get(f.name)
+            dist[assignment.split_of[r.item_id]][g.value if g is not None and g.value is not None else "(none)"] += 1
+        labels = [*f.labels, *(["(none)"] if any(d["(none)"] for d in dist.values()) else [])]
+        out += [f"**{f.name}**", "", _table(["label", *SPLITS, "total"], [(lab, *(dist[s][lab] for s in SPLITS), sum(dist[s][lab] for s in SPLITS)) for lab in labels]), ""]
+    st = assignment.statistics
+    out += [
+        "## Splits",
+        "",
+        "No source, speaker or dialogue appears in more than one split; splits are stratified by "
+        f"label and language as far as those groups allow (seed {spec.seed}).",
+        "",
+        _table(["split", "items", "groups", "target"], [(s, st.items[s], st.groups[s], f"{st.target_fractions[s]:.0%}") for s in SPLITS]),
+        "",
+    ]
+    if assignment.unbalanced:
+        out += ["What could not be balanced:", ""] + [f"- {u}" for u in assignment.unbalanced] + [""]
+    else:
+        out += ["All labels and languages are within 10 points of the target fractions.", ""]
+    limitations = list(context.limitations)
+    if any(r.simulated for r in rows) or context.n_simulated_annotators:
+        limitations.append("Some judgements come from simulated annotators (marked in `simulated`); they are for demonstration, not research use.")
+    small = [f"{lang} ({n})" for lang, n in sorted(lang_counts.items()) if n < 50]
+    if small:
+        limitations.append("Few items for: " + ", ".join(small) + "; per-language results will be noisy.")
+    if any(r.asr_model for r in rows):
+        limitations.append("Transcripts are automatic (see `asr_model`, `asr_confidence`) and were not all corrected by hand.")
+    out += ["## Known limitations", ""] + ([f"- {x}" for x in limitations] or ["None recorded."]) + [""]
+    if context.model_versions:
+        out += ["## Models used", "", _table(["stage", "model"], sorted(context.model_versions.items())), ""]
+    return "\n".join(out)
+
+
+def render_card(
+    spec: ReleaseSpec,
+    rows: Sequence[ReleaseRow],
+    assignment: SplitAssignment,
+    written: dict[str, SplitFiles],
+    context: CardContext,
+) -> str:
+    """The whole README.md text: YAML header then body."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    meta = card_metadata(spec, rows, written)
+    data = DatasetCardData(**meta)
+    text = f"---\n{data.to_yaml()}\n---\n\n{card_body(spec, rows, assignment, context)}"
+    validate_card(text)
+    return str(DatasetCard(text))
+
+
+def validate_card(text: str, folder: Path | None = None) -> list[str]:
+    """Check a card as the Hub would: YAML parses, required keys, licence, ISO languages,
+    size category, and (given the release ``folder``) that every config glob matches shards.
+
+    Returns the header's feature names; raises ``ValidationError`` listing every problem.
+    """
+    from huggingface_hub import DatasetCard
+
+    try:
+        card = DatasetCard(text)
+    except Exception as exc:  # noqa: BLE001 — the Hub client raises several kinds for bad YAML
+        raise ValidationError(f"the dataset card header does not parse: {exc}") from None
+    meta = card.data.to_dict()
+    problems: list[str] = []
+    for key in ("configs", "dataset_info", "language", "license", "task_categories", "size_categories", "pretty_name"):
+        if not meta.get(key):
+            problems.append(f"missing {key!r}")
+    if meta.get("license") and meta["license"] not in HUB_LICENSES:
+        problems.append(f"licence {meta['license']!r} is not a Hub licence id")
+    for code in meta.get("language") or []:
+        if not _ISO.match(str(code)):
+            problems.append(f"language {code!r} is not an ISO 639 code")
+    valid_sizes = {name for _, name in SIZE_CATEGORIES} | {"n>10M", "n>1T"}
+    for size in meta.get("size_categories") or []:
+        if size not in valid_sizes:
+            problems.append(f"size category {size!r} is not one of {sorted(valid_sizes)}")
+    infos = meta.get("dataset_info") or {}
+    infos = infos if isinstance(infos, list) else [infos]
+    names: list[str] = []
+    for info in infos:
+        names = [f["name"] for f in info.get("features", [])]
+    if folder is not None:
+        for config in meta.get("configs") or []:
+            for df in config.get("data_files", []):
+                if not list(Path(folder).glob(df["path"])):
+                    problems.append(f"config {config.get('config_name')!r} split {df['split']!r}: no file matches {df['path']!r}")
+    if problems:
+        raise ValidationError("dataset card is invalid: " + "; ".join(problems))
+    return names

@@ -1,0 +1,186 @@
+"""The field's own formats: MELD-style CSV with clip files, JSONL, and a per-annotator long table.
+
+MELD (Poria et al., 2019, "MELD: A Multimodal Multi-Party Dataset for Emotion Recognition in
+Conversations", ACL) ships ``{train,dev,test}_sent_emo.csv`` with the columns
+``Sr No., Utterance, Speaker, Emotion, Sentiment, Dialogue_ID, Utterance_ID, Season, Episode,
+StartTime, EndTime`` and clips named ``dia{Dialogue_ID}_utt{Utterance_ID}.mp4``. We keep its
+columns (Season/Episode have no counterpart and are left out), its ``HH:MM:SS,mmm`` times and
+its clip naming, number dialogues from 0 in release order, and append our own columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from exports.records import SPLITS, ReleaseRow, ReleaseSpec
+
+MELD_COLUMNS: tuple[str, ...] = (
+    "Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID", "StartTime", "EndTime",
+)
+OUR_COLUMNS: tuple[str, ...] = (
+    "item_id", "dialogue_key", "language", "source_id", "source_url", "licence", "clip", "video",
+    "asr_model", "asr_confidence", "simulated",
+)
+MELD_SPLIT_NAMES = {"train": "train", "validation": "dev", "test": "test"}
+LONG_TABLE_COLUMNS: tuple[str, ...] = ("item_id", "annotator", "field", "value", "simulated")
+
+
+def meld_time(seconds: float | None) -> str:
+    """Seconds as MELD writes them, ``HH:MM:SS,mmm`` (empty when unknown).
+
+    >>> meld_time(976.059)
+    '00:16:16,059'
+    """
+    if seconds is None:
+        return ""
+    ms = int(round(seconds * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+def meld_numbering(rows: Sequence[ReleaseRow]) -> dict[int, tuple[int, int]]:
+    """(Dialogue_ID, Utterance_ID) per item id: dialogues numbered from 0 in release order,
+    utterances from 0 within each dialogue. A row without a dialogue is a dialogue of its
+    source."""
+    numbering: dict[int, tuple[int, int]] = {}
+    dialogue_ids: dict[str, int] = {}
+    next_utt: dict[int, int] = {}
+    for r in rows:
+        key = r.dialogue_id if r.dialogue_id is not None else f"source-{r.source_id}"
+        d = dialogue_ids.setdefault(key, len(dialogue_ids))
+        u = next_utt.get(d, 0)
+        next_utt[d] = u + 1
+        numbering[r.item_id] = (d, u)
+    return numbering
+
+
+def _label(row: ReleaseRow, name: str) -> str:
+    g = row.labels.get(name)
+    return g.value if g is not None and g.value is not None else ""
+
+
+def write_meld_csv(
+    rows: Sequence[ReleaseRow], split_of: dict[int, str], spec: ReleaseSpec, out_dir: Path
+) -> dict[str, Path]:
+    """Write ``out_dir/{train,dev,test}_sent_emo.csv`` and clips ``out_dir/<split>/dia{D}_utt{U}.wav``.
+
+    ``rows`` must be in release order (``exports.hf.ordered_rows``). Emotion and Sentiment
+    come from fields named ``emotion`` and ``sentiment`` (empty if the scheme lacks them);
+    every other field is appended as its own column. Returns the CSV path per split.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    numbering = meld_numbering(rows)
+    extra_fields = [f.name for f in spec.fields if f.name not in ("emotion", "sentiment")]
+    paths: dict[str, Path] = {}
+    for split in SPLITS:
+        meld_split = MELD_SPLIT_NAMES[split]
+        path = out_dir / f"{meld_split}_sent_emo.csv"
+        paths[split] = path
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow([*MELD_COLUMNS, *OUR_COLUMNS, *extra_fields])
+            sr = 0
+            for r in rows:
+                if split_of[r.item_id] != split:
+                    continue
+                sr += 1
+                d, u = numbering[r.item_id]
+                clip = video = ""
+                if r.audio_path is not None:
+                    clip = f"{meld_split}/dia{d}_utt{u}{Path(r.audio_path).suffix}"
+                    _copy(Path(r.audio_path), out_dir / clip)
+                if r.video_path is not None:
+                    video = f"{meld_split}/dia{d}_utt{u}{Path(r.video_path).suffix}"
+                    _copy(Path(r.video_path), out_dir / video)
+                writer.writerow([
+                    sr, r.text, r.speaker or "", _label(r, "emotion"), _label(r, "sentiment"), d, u,
+                    meld_time(r.start_s), meld_time(r.end_s),
+                    r.item_id, r.dialogue_id or "", r.language or "", r.source_id, r.source_url, r.licence, clip, video,
+                    r.asr_model or "", "" if r.asr_confidence is None else repr(r.asr_confidence), int(r.simulated),
+                    *(_label(r, name) for name in extra_fields),
+                ])
+    return paths
+
+
+def _copy(src: Path, dest: Path) -> None:
+    from backend.domain import MediaError
+
+    if not src.is_file():
+        raise MediaError(f"clip {str(src)!r} does not exist; re-run `mmcurate process` to cut it again")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+
+
+def row_json(row: ReleaseRow, split: str) -> dict[str, Any]:
+    """A row as one JSON object: labels by name, every judgement, clip paths as given."""
+    return {
+        "item_id": row.item_id,
+        "split": split,
+        "text": row.text,
+        "audio_path": str(row.audio_path) if row.audio_path is not None else None,
+        "video_path": str(row.video_path) if row.video_path is not None else None,
+        "speaker": row.speaker,
+        "language": row.language,
+        "dialogue_id": row.dialogue_id,
+        "utterance_index": row.utterance_index,
+        "start_s": row.start_s,
+        "end_s": row.end_s,
+        "source_id": row.source_id,
+        "source_url": row.source_url,
+        "source_title": row.source_title,
+        "source_author": row.source_author,
+        "licence": row.licence,
+        "asr_model": row.asr_model,
+        "asr_confidence": row.asr_confidence,
+        "simulated": row.simulated,
+        "labels": {
+            name: {
+                "value": g.value,
+                "confidence": g.confidence,
+                "distribution": dict(sorted(g.distribution.items())),
+                "agreement": g.agreement,
+            }
+            for name, g in sorted(row.labels.items())
+        },
+        "judgements": {
+            name: [{"annotator": j.annotator, "value": j.value, "simulated": j.simulated} for j in sorted(js, key=lambda j: j.annotator)]
+            for name, js in sorted(row.judgements.items())
+        },
+    }
+
+
+def write_jsonl(rows: Iterable[ReleaseRow], split_of: dict[int, str], path: Path) -> int:
+    """One JSON object per line (UTF-8, keys in a fixed order); returns the number of lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(row_json(r, split_of[r.item_id]), ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def write_long_table(rows: Iterable[ReleaseRow], path: Path) -> int:
+    """Every raw judgement as ``item_id, annotator, field, value, simulated`` (CSV); returns the count.
+
+    The shape agreement tools expect (one judgement per line), for people who recompute
+    agreement themselves.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(LONG_TABLE_COLUMNS)
+        for r in rows:
+            for name in sorted(r.judgements):
+                for j in sorted(r.judgements[name], key=lambda j: (j.annotator, j.value)):
+                    writer.writerow([r.item_id, j.annotator, name, j.value, int(j.simulated)])
+                    n += 1
+    return n

@@ -1,0 +1,218 @@
+"""Typed records a release is built from: one ``ReleaseRow`` per item and one ``ReleaseSpec``.
+
+The rows are assembled by ``backend.services.release`` from the database; everything in
+``exports/`` works on these records only, so a release can be built (and tested) without a
+database. Times are seconds, as everywhere a user reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend.domain import GateVerdict, ValidationError, ValueKind
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+"""Split names in the order they are written and reported."""
+
+SUPPORTED_KINDS: tuple[ValueKind, ...] = (ValueKind.NOMINAL, ValueKind.ORDINAL)
+"""Field kinds a release column can hold (a class index in both cases)."""
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
+
+
+@dataclass(frozen=True)
+class LabelField:
+    """One annotated field of the scheme, e.g. ``sentiment`` with its label names in order.
+
+    Nominal fields become ``ClassLabel`` columns; ordinal fields are stored as the integer
+    rank of the label in ``labels`` (so ``labels`` must be listed low → high).
+    """
+
+    name: str
+    kind: ValueKind
+    labels: tuple[str, ...]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValidationError(
+                f"field name {self.name!r} is not usable as a column name; use lower-case letters, digits and '_'"
+            )
+        if self.kind not in SUPPORTED_KINDS:
+            raise ValidationError(
+                f"field {self.name!r} has kind {self.kind.value!r}; a release can export only "
+                f"{', '.join(k.value for k in SUPPORTED_KINDS)} fields — leave it out of the release spec"
+            )
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise ValidationError(f"field {self.name!r} needs at least two distinct labels, got {list(self.labels)!r}")
+
+    def index(self, label: str) -> int:
+        """Position of ``label`` in ``labels``; a clear error for a label the scheme does not have."""
+        try:
+            return self.labels.index(label)
+        except ValueError:
+            raise ValidationError(
+                f"field {self.name!r} has no label {label!r} (labels: {', '.join(self.labels)}); "
+                "fix the annotation or add the label to the scheme"
+            ) from None
+
+
+@dataclass(frozen=True)
+class AggregatedLabel:
+    """The gold value of one field for one item, with its confidence and soft distribution.
+
+    ``distribution`` maps label → probability (missing labels are 0); ``value`` is ``None``
+    when no gold value exists yet (the row is still exported, the column is empty).
+    """
+
+    value: str | None
+    confidence: float | None = None
+    distribution: Mapping[str, float] = field(default_factory=dict)
+    agreement: float | None = None
+    n_judgements: int = 0
+
+
+@dataclass(frozen=True)
+class AnnotatorJudgement:
+    """One annotator's raw label for one field, under their pseudonym."""
+
+    annotator: str
+    value: str
+    simulated: bool = False
+
+
+@dataclass(frozen=True)
+class ReleaseRow:
+    """One exported item: media, text, provenance, gold labels and every raw judgement.
+
+    ``speaker_key`` identifies a speaker across the whole release (default: the speaker label
+    scoped to its source, since diarization labels are per source); splits keep every speaker
+    key, source and dialogue inside one split.
+    """
+
+    item_id: int
+    source_id: int
+    source_url: str
+    licence: str
+    text: str = ""
+    audio_path: Path | None = None
+    video_path: Path | None = None
+    speaker: str | None = None
+    speaker_key: str | None = None
+    language: str | None = None
+    dialogue_id: str | None = None
+    utterance_index: int = 0
+    start_s: float | None = None
+    end_s: float | None = None
+    source_title: str | None = None
+    source_author: str | None = None
+    asr_model: str | None = None
+    asr_confidence: float | None = None
+    labels: Mapping[str, AggregatedLabel] = field(default_factory=dict)
+    judgements: Mapping[str, tuple[AnnotatorJudgement, ...]] = field(default_factory=dict)
+    simulated: bool = False
+
+    @property
+    def group_keys(self) -> tuple[str, ...]:
+        """Keys that must not be shared across splits (source, speaker, dialogue)."""
+        keys = [f"source:{self.source_id}"]
+        if self.speaker is not None or self.speaker_key is not None:
+            keys.append(f"speaker:{self.speaker_key or f'{self.source_id}/{self.speaker}'}")
+        if self.dialogue_id is not None:
+            keys.append(f"dialogue:{self.dialogue_id}")
+        return tuple(keys)
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """What to build: name, version, licence, fields, seed and size limits.
+
+    ``shard_max_bytes`` bounds each parquet shard (a shard closes once it passes the bound,
+    so one row group may overshoot it); ``row_group_rows`` bounds memory while writing.
+    """
+
+    project: str
+    version: str
+    licence: str
+    fields: tuple[LabelField, ...]
+    languages: tuple[str, ...] = ()
+    pretty_name: str | None = None
+    config_name: str = "default"
+    seed: int = 0
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    sampling_rate: int = 16_000
+    shard_max_bytes: int = 256 * 1024 * 1024
+    row_group_rows: int = 64
+
+    def __post_init__(self) -> None:
+        if not _VERSION.match(self.version):
+            raise ValidationError(
+                f"release version {self.version!r} is not usable as a tag; use letters, digits, '.', '_' or '-' (e.g. 1.0.0)"
+            )
+        if not self.fields:
+            raise ValidationError("a release needs at least one labelled field in its spec")
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValidationError(f"field names repeat in the release spec: {names!r}")
+        if not _NAME.match(self.config_name):
+            raise ValidationError(f"config name {self.config_name!r} must be lower-case letters, digits and '_'")
+        if len(self.split_fractions) != 3 or any(f < 0 for f in self.split_fractions) or abs(sum(self.split_fractions) - 1) > 1e-9:
+            raise ValidationError(
+                f"split fractions {self.split_fractions!r} must be three non-negative numbers summing to 1 (train, validation, test)"
+            )
+        if self.shard_max_bytes < 1024:
+            raise ValidationError(f"shard_max_bytes={self.shard_max_bytes} is too small; use at least 1024 bytes")
+        if self.row_group_rows < 1:
+            raise ValidationError(f"row_group_rows={self.row_group_rows} must be at least 1")
+        if self.sampling_rate <= 0:
+            raise ValidationError(f"sampling_rate={self.sampling_rate} must be positive")
+
+    def field(self, name: str) -> LabelField:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise ValidationError(f"the release spec has no field {name!r} (fields: {', '.join(f.name for f in self.fields)})")
+
+
+@dataclass(frozen=True)
+class AgreementRecord:
+    """One line of the card's agreement table, taken from a QA run's gate decision."""
+
+    field: str
+    metric: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_items: int
+    n_annotators: int
+    verdict: GateVerdict | str
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A source as the card lists it (provenance and licence)."""
+
+    source_id: int
+    uri: str
+    licence: str
+    title: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class CardContext:
+    """Facts about the release that do not live in the rows: collection, scheme, QA, people."""
+
+    collection: str = ""
+    scheme_name: str = ""
+    guidelines: str = ""
+    n_annotators: int = 0
+    n_simulated_annotators: int = 0
+    agreement: tuple[AgreementRecord, ...] = ()
+    sources: tuple[SourceRecord, ...] = ()
+    limitations: tuple[str, ...] = ()
+    model_versions: Mapping[str, str] = field(default_factory=dict)

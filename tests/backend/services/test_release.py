@@ -1,0 +1,147 @@
+"""Releases from the database: governance (licences, takedown, simulated judgements) and records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from backend.db.models import Release, ReleaseItem, Source
+from backend.domain import ConflictError, NotFoundError, ValidationError
+from backend.services import release as release_service
+from backend.services.release import ReleaseOptions, item_agreement, licence_allowed
+from tests.backend.services.release_db import seed_project
+
+
+def test_item_agreement_is_the_share_of_agreeing_pairs():
+    assert item_agreement(["pos", "pos", "neg"]) == pytest.approx(1 / 3)
+    assert item_agreement(["pos", "pos"]) == 1.0
+    assert item_agreement(["pos"]) is None
+
+
+def test_licence_policy_is_case_insensitive_and_empty_means_any():
+    assert licence_allowed("CC-BY-4.0", ["cc-by-4.0"])
+    assert not licence_allowed(None, ["cc-by-4.0"])
+    assert licence_allowed(None, [])
+
+
+def test_release_holds_only_kept_items_of_allowed_licences_and_is_recorded(any_session, any_settings):
+    seeded = seed_project(any_session, any_settings.data_dir)
+    summary = release_service.build(any_session, ReleaseOptions(project="demo"), data_dir=any_settings.data_dir)
+    any_session.commit()
+    assert summary.version == "1.0.0" and summary.created
+    assert summary.path == any_settings.data_dir / "releases" / "demo" / "1.0.0"
+    assert summary.excluded == {"filtered": 1, "licence_not_allowed": 3}
+    recorded = any_session.scalars(select(ReleaseItem).where(ReleaseItem.release_id == summary.release_id)).all()
+    assert sorted(r.item_id for r in recorded) == sorted(seeded.item_ids)
+    assert seeded.closed_source_id not in {r.source_id for r in recorded}
+    manifest = json.loads((summary.path / "manifest.json").read_text())
+    assert manifest["inputs"]["items"] == len(seeded.item_ids)
+    card = (summary.path / "README.md").read_text()
+    assert "| sentiment | krippendorff_alpha | 0.520 | [0.310, 0.700] | 15 | 3 | tentative |" in card
+    assert "license: cc-by-4.0" in card
+
+
+def test_release_rows_carry_judgements_gold_and_provenance(session, settings):
+    seed_project(session, settings.data_dir)
+    inputs = release_service.gather(session, "demo", data_dir=settings.data_dir)
+    row = inputs.rows[0]
+    assert [f.name for f in inputs.fields] == ["sentiment"]
+    assert [j.annotator for j in row.judgements["sentiment"]] == ["ann-001", "ann-002", "ann-003"]
+    assert row.labels["sentiment"].agreement == pytest.approx(1 / 3)
+    assert row.audio_path == settings.data_dir / "clips" / f"{row.item_id}.wav"
+    assert (row.start_s, row.end_s, row.speaker) == (0.0, 1.5, "SPEAKER_00")
+    assert row.source_url.startswith("file:///corpus/") and row.licence == "cc-by-4.0"
+
+
+def test_simulated_judgements_need_allow_simulated(session, settings):
+    seed_project(session, settings.data_dir, simulated=True)
+    with pytest.raises(ValidationError, match="--allow-simulated"):
+        release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    assert session.scalars(select(Release)).all() == []
+    summary = release_service.build(session, ReleaseOptions(project="demo", allow_simulated=True), data_dir=settings.data_dir)
+    assert summary.items == 14
+
+
+def test_takedown_excludes_the_source_and_names_past_releases(session, settings):
+    seeded = seed_project(session, settings.data_dir)
+    first = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    session.commit()
+    target = seeded.source_ids[0]
+    result = release_service.takedown(session, target, reason="uploader request")
+    session.commit()
+    assert not result.already
+    assert [(r["version"], r["items"]) for r in result.releases] == [("1.0.0", 3)]
+    assert session.get(Source, target).status == "taken_down"
+    second = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    assert second.version == "1.1.0" and second.items == first.items - 3
+    assert second.excluded["taken_down"] == 3
+    again = release_service.takedown(session, target)
+    assert again.already and again.taken_down_at == result.taken_down_at
+
+
+def test_takedown_of_an_unknown_source_says_so(session, settings):
+    with pytest.raises(NotFoundError, match="no source with id 999"):
+        release_service.takedown(session, 999)
+
+
+def test_rebuilding_a_version_with_the_same_content_changes_nothing(session, settings, tmp_path):
+    seed_project(session, settings.data_dir)
+    a = release_service.build(session, ReleaseOptions(project="demo", version="1.0.0"), data_dir=settings.data_dir)
+    b = release_service.build(session, ReleaseOptions(project="demo", version="1.0.0"), data_dir=settings.data_dir)
+    assert (a.release_id, b.created) == (b.release_id, False)
+
+
+def test_without_a_version_an_unchanged_project_reuses_its_latest_release(session, settings):
+    seed_project(session, settings.data_dir)
+    a = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    b = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    assert (b.version, b.release_id, b.created) == ("1.0.0", a.release_id, False)
+    assert session.scalars(select(Release)).all() == [session.get(Release, a.release_id)]
+
+
+def test_a_version_with_different_content_is_a_conflict_and_keeps_the_old_folder(session, settings):
+    seeded = seed_project(session, settings.data_dir)
+    a = release_service.build(session, ReleaseOptions(project="demo", version="1.0.0"), data_dir=settings.data_dir)
+    before = (a.path / "manifest.json").read_bytes()
+    release_service.takedown(session, seeded.source_ids[0])
+    with pytest.raises(ConflictError, match=r"release 1\.0\.0 of 'demo' already exists with different content.*next: 1\.1\.0"):
+        release_service.build(session, ReleaseOptions(project="demo", version="1.0.0"), data_dir=settings.data_dir)
+    assert (a.path / "manifest.json").read_bytes() == before
+
+
+def test_unknown_fields_are_refused_with_the_choices(session, settings):
+    seed_project(session, settings.data_dir)
+    with pytest.raises(ValidationError, match=r"field\(s\) emotion are not nominal/ordinal fields of project 'demo'; choose from sentiment"):
+        release_service.build(session, ReleaseOptions(project="demo", fields=("emotion",)), data_dir=settings.data_dir)
+
+
+def test_publishing_a_release_that_was_never_built_says_how_to_build_it(session, settings):
+    seed_project(session, settings.data_dir)
+    with pytest.raises(NotFoundError, match=r"project 'demo' has no release \(releases: none yet\); build one with `mmcurate export hf --project demo"):
+        release_service.publish(session, "demo", "org/demo")
+
+
+def test_publishing_a_version_whose_folder_was_overwritten_by_a_later_one_is_refused(session, settings, tmp_path):
+    seeded = seed_project(session, settings.data_dir)
+    out = tmp_path / "release"
+    release_service.build(session, ReleaseOptions(project="demo", out_dir=out), data_dir=settings.data_dir)
+    release_service.takedown(session, seeded.source_ids[0])
+    release_service.build(session, ReleaseOptions(project="demo", out_dir=out), data_dir=settings.data_dir)
+    with pytest.raises(ConflictError, match=r"now holds release '1\.1\.0', not 1\.0\.0; rebuild it"):
+        release_service.publish(session, "demo", "org/demo", version="1.0.0")
+
+
+def test_free_text_fields_of_a_scheme_are_not_mistaken_for_labels(session, settings):
+    from backend.db.models import Annotation, Project
+
+    seed_project(session, settings.data_dir)
+    project = session.scalar(select(Project))
+    project.schemes = ["sentiment3", "transcript"]
+    for annotation in session.scalars(select(Annotation)):
+        annotation.values = {**annotation.values, "transcript": f"text {annotation.id}"}
+    session.flush()
+    inputs = release_service.gather(session, "demo", data_dir=settings.data_dir)
+    assert [f.name for f in inputs.fields] == ["sentiment"]
+    assert any("transcript (free_text)" in note for note in inputs.context.limitations)
