@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from backend.api import projects, sources
+from backend.api import qa as qa_api
 from backend.api.errors import install_error_handlers
 from backend.api.schemas import Health
 from backend.db.session import engine_for
@@ -46,5 +47,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sources.router)
     # Routers of the stage packages register here.
     # -- router registration (one line each) --
+    app.include_router(qa_api.router)
     # -- end router registration --
     return app

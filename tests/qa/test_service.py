@@ -1,0 +1,149 @@
+"""backend.services.qa on real databases (SQLite and PostgreSQL): import, run, store, report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.db.models import (
+    Adjudication,
+    AggregatedLabel,
+    Annotation,
+    AnnotationBatch,
+    AnnotationHistory,
+    Annotator,
+    GateDecision,
+    Item,
+)
+from backend.domain import NotFoundError
+from backend.services import qa as qa_service
+from qa.importer import ImportFileError
+from tests.qa.builders import as_csv, make_project, simulated_rows
+
+ACCURACIES = (0.95, 0.95, 0.9, 0.15)
+
+
+def _labels(session, item_ids, accuracies=ACCURACIES, seed=0):
+    truths = [session.get(Item, i).reference["sentiment"] for i in item_ids]
+    return simulated_rows(item_ids, truths, accuracies, seed=seed)
+
+
+def _count(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def test_import_stores_a_batch_of_annotations_with_history(any_session, tmp_path):
+    project, items = make_project(any_session)
+    path = tmp_path / "labels.csv"
+    path.write_text(as_csv(_labels(any_session, items)), encoding="utf-8")
+    summary = qa_service.import_judgements(any_session, "demo", path)
+    any_session.commit()
+    assert (summary.scheme, summary.n_judgements, summary.n_items, summary.n_annotators) == ("sentiment3", 160, 40, 4)
+    assert summary.new_annotators == ("ann-001", "ann-002", "ann-003", "ann-004")
+    batch = any_session.get(AnnotationBatch, summary.batch_id)
+    assert batch.overlap_k == 4 and batch.selection["import"]["file"] == "labels.csv"
+    annotation = any_session.scalars(select(Annotation).order_by(Annotation.id)).first()
+    assert annotation.origin == "import" and annotation.values["sentiment"] in ("negative", "neutral", "positive")
+    assert annotation.raw_result[0]["import"]["batch_id"] == batch.id
+    assert _count(any_session, AnnotationHistory) == 160
+
+
+def test_a_bad_line_rejects_the_whole_file(any_session, tmp_path):
+    _project, items = make_project(any_session)
+    rows = _labels(any_session, items)
+    rows[5]["value"] = "very positive"
+    rows[9]["item"] = 999_999
+    path = tmp_path / "labels.csv"
+    path.write_text(as_csv(rows), encoding="utf-8")
+    with pytest.raises(ImportFileError, match="line 7: value 'very positive' is not a label"):
+        qa_service.import_judgements(any_session, "demo", path)
+    any_session.rollback()
+    rows[5]["value"] = "positive"
+    path.write_text(as_csv(rows), encoding="utf-8")
+    with pytest.raises(ImportFileError, match="line 11: item 999999 is not an item of project 'demo'"):
+        qa_service.import_judgements(any_session, "demo", path)
+    any_session.rollback()
+    assert _count(any_session, Annotation) == 0 and _count(any_session, Annotator) == 0
+    assert _count(any_session, AnnotationBatch) == 0
+
+
+def test_import_needs_a_known_scheme_and_project(any_session, tmp_path):
+    make_project(any_session)
+    path = tmp_path / "labels.csv"
+    path.write_text("item,annotator,field,value\n1,a,sentiment,positive\n", encoding="utf-8")
+    with pytest.raises(NotFoundError, match="no labeling scheme named 'sentimnet3'"):
+        qa_service.import_judgements(any_session, "demo", path, scheme="sentimnet3")
+    with pytest.raises(NotFoundError, match="no project named 'dmeo'"):
+        qa_service.import_judgements(any_session, "dmeo", path)
+
+
+def test_run_stores_decisions_adjudications_and_aggregated_labels(any_session, tmp_path):
+    project, items = make_project(any_session)
+    for seed in (0, 1):  # two imported batches over the same items, different annotators' noise
+        path = tmp_path / f"labels{seed}.csv"
+        rows = _labels(any_session, items, seed=seed)
+        for row in rows:
+            row["annotator"] = f"{row['annotator']}-b{seed}"
+        path.write_text(as_csv(rows), encoding="utf-8")
+        qa_service.import_judgements(any_session, "demo", path)
+    any_session.commit()
+
+    runs = qa_service.run_qa(any_session, "demo", qa_service.RunOptions(n_boot=100, seed=3))
+    any_session.commit()
+    assert [r.batch_id for r in runs] == [None, 1, 2]
+    project_run = runs[0]
+    decision = any_session.scalars(select(GateDecision).where(GateDecision.qa_run_id == project_run.id)).one()
+    stored_field = project_run.results["fields"][0]
+    assert decision.field == "sentiment" and decision.metric == "krippendorff_alpha_nominal"
+    assert decision.value == pytest.approx(stored_field["agreement"]["primary"]["value"])
+    assert decision.ci_low < decision.value < decision.ci_high
+    assert decision.n_items == 40 and decision.n_annotators == 8
+    assert decision.verdict == project_run.verdict
+    assert decision.thresholds["accept"] == 0.8 and "reason" in decision.thresholds
+
+    adjudications = any_session.scalars(select(Adjudication).where(Adjudication.qa_run_id == project_run.id)).all()
+    assert len(adjudications) == len(stored_field["adjudications"])
+    assert all(a.status == "open" for a in adjudications)
+
+    labels = any_session.scalars(select(AggregatedLabel).where(AggregatedLabel.project_id == project.id)).all()
+    assert len(labels) == 40 and all(label.qa_run_id == project_run.id for label in labels)
+    truth = {i: any_session.get(Item, i).reference["sentiment"] for i in items}
+    decided = [label for label in labels if label.value is not None]
+    assert sum(label.value == truth[label.item_id] for label in decided) / len(decided) > 0.9
+    assert all(abs(sum(label.distribution.values()) - 1) < 1e-6 for label in labels)
+
+    flagged = {f["annotator"] for f in stored_field["flags"]}
+    assert flagged == {"ann-004-b0", "ann-004-b1"}
+
+    again = qa_service.run_qa(any_session, "demo", qa_service.RunOptions(n_boot=100, seed=3, per_batch=False))
+    any_session.commit()
+    assert again[0].results == project_run.results  # same data, same seed: same numbers
+    assert _count(any_session, AggregatedLabel) == 40  # replaced, not duplicated
+
+
+def test_run_needs_annotations(any_session):
+    make_project(any_session)
+    with pytest.raises(NotFoundError, match="has no annotations yet"):
+        qa_service.run_qa(any_session, "demo")
+
+
+def test_reports_are_written_per_scheme_and_batch(any_session, tmp_path):
+    project, items = make_project(any_session)
+    path = tmp_path / "labels.csv"
+    path.write_text(as_csv(_labels(any_session, items)), encoding="utf-8")
+    qa_service.import_judgements(any_session, "demo", path)
+    runs = qa_service.run_qa(any_session, "demo", qa_service.RunOptions(n_boot=50))
+    any_session.commit()
+    with pytest.raises(NotFoundError, match="no QA run yet"):
+        qa_service.write_reports(any_session, "demo", tmp_path / "none", scheme="emotion7")
+    paths = qa_service.write_reports(any_session, "demo", tmp_path / "reports")
+    names = sorted(p.name for p in paths)
+    assert names == ["index.html", "sentiment3-project.html", "sentiment3-project.json"]
+    data = json.loads((tmp_path / "reports" / "sentiment3-project.json").read_text(encoding="utf-8"))
+    assert data["verdict"] == runs[0].verdict
+    page = qa_service.report_html(any_session, project.id)
+    assert "QA report — demo · sentiment3 · whole project" in page
+    with pytest.raises(NotFoundError, match="no QA run for scheme 'emotion7'"):
+        qa_service.report_html(any_session, project.id, scheme="emotion7")
