@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from backend.api import projects, sources
+from backend.api import login, projects, sources
 from backend.api import qa as qa_api
 from backend.api.errors import install_error_handlers
 from backend.api.schemas import Health
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             database = "down"
         return Health(status="ok" if database == "up" else "degraded", database=database, version=package_version())
 
+    app.include_router(login.router)
     app.include_router(projects.router)
     app.include_router(sources.router)
     # Routers of the stage packages register here.

@@ -39,11 +39,21 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+TOKEN_COOKIE = "mmcurate_token"
+
+
 def require_token(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiToken:
-    """The token of the caller; 401 when it is missing, unknown or revoked."""
+    """The token of the caller (bearer header, or the cookie `/login` sets for people in a browser).
+
+    401 when it is missing, unknown or revoked.
+    """
+    cookie = request.cookies.get(TOKEN_COOKIE)
+    if credentials is None and cookie:
+        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=cookie)
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,

@@ -145,3 +145,18 @@ def test_sources_and_utterances_are_paginated_and_filtered(client: TestClient, a
 
     too_big = client.get(f"/projects/{project_id}/utterances", params={"limit": 5000}, headers=auth(token))
     assert too_big.status_code == 422
+
+
+def test_a_person_logs_in_once_and_reads_pages_with_the_cookie(client: TestClient, token: str) -> None:
+    assert "API token" in client.get("/login").text
+    refused = client.post("/login", data={"token": "mmc_nope", "next": "/projects"}, follow_redirects=False)
+    assert refused.status_code == 401 and "Unknown or revoked token" in refused.text
+
+    accepted = client.post("/login", data={"token": token, "next": "https://evil.example/"}, follow_redirects=False)
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/docs"
+    assert "httponly" in accepted.headers["set-cookie"].lower()
+    assert client.get("/projects").status_code == 200  # the client keeps the cookie
+
+    client.post("/logout", follow_redirects=False)
+    client.cookies.clear()
+    assert client.get("/projects").status_code == 401
