@@ -1,0 +1,102 @@
+"""`mmcurate ingest folder`, `sources list`, `process`, `utterances list`: the speech pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from backend.cli.context import db_session, settings
+from backend.cli.output import emit_json_lines, emit_table, progress_bar
+from backend.services import speech
+
+ingest_app = typer.Typer(help="Bring sources in, with provenance.\n\nExample: mmcurate ingest folder samples/ --project demo",
+                         no_args_is_help=True)
+sources_app = typer.Typer(help="Registered sources.\n\nExample: mmcurate sources list --project demo --json",
+                          no_args_is_help=True)
+utterances_app = typer.Typer(help="What the speech pipeline produced.\n\nExample: mmcurate utterances list --project demo",
+                             no_args_is_help=True)
+
+ProjectOpt = Annotated[str, typer.Option("--project", help="Project name or id.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+
+
+@ingest_app.command("folder")
+def ingest_folder(
+    folder: Annotated[Path, typer.Argument(help="Folder searched recursively for audio and video files.")],
+    project: ProjectOpt,
+) -> None:
+    """Register every audio/video file under FOLDER as a source (same content twice = one source).
+
+    A NAME.json sidecar beside NAME.wav/.mp4 supplies title, author, licence, language and reference lines.
+
+    Example: mmcurate ingest folder var/samples --project demo
+    """
+    with db_session() as session, progress_bar("ingest") as on_progress:
+        report = speech.ingest_folder(session, project, folder, on_progress)
+    typer.echo(f"{len(report.added)} new sources, {len(report.duplicates)} already registered, "
+               f"{len(report.failed)} refused")
+    for path, reason in report.failed:
+        typer.echo(f"refused {path}: {reason}", err=True)
+
+
+@sources_app.command("list")
+def sources_list(project: ProjectOpt, as_json: JsonOpt = False) -> None:
+    """List a project's sources with provenance, status, the reason for a failure, and (--json) each stage run.
+
+    Example: mmcurate sources list --project demo --json
+    """
+    with db_session() as session:
+        records = [{**speech.source_as_dict(s), "stages": speech.source_runs(session, s)}
+                   for s in speech.list_sources(session, project)]
+    if as_json:
+        emit_json_lines(records)
+    else:
+        emit_table(records, ["id", "kind", "title", "licence", "size_bytes", "status", "error"])
+
+
+def process(
+    project: ProjectOpt,
+    engine: Annotated[str, typer.Option(help="local (in-process); ray is provided by the scale-out engine.")] = "local",
+) -> None:
+    """Run prepare → VAD → ASR → diarize → utterances → clips on every source; resumable and idempotent.
+
+    Models come from the settings (MMCURATE_ASR_BACKEND, MMCURATE_ASR_MODEL, MMCURATE_ASR_DEVICE,
+    MMCURATE_DIARIZATION_BACKEND, MMCURATE_DIARIZATION_MODEL); by default the bundled Whisper base.
+
+    Example: mmcurate process --project demo
+    """
+    if engine != "local":
+        from backend.domain import ValidationError
+
+        raise ValidationError(f"engine {engine!r} is not available in this build; use --engine local")
+    config = settings()
+    with db_session() as session, progress_bar("process") as on_progress:
+        report = speech.process_project(session, project, config, on_progress=on_progress)
+    typer.echo(f"{len(report.processed)} sources processed, {len(report.failed)} failed; "
+               f"{report.stages_run} stages run, {report.stages_skipped} skipped; {report.utterances} utterances")
+    for source_id, reason in report.failed:
+        typer.echo(f"source {source_id} failed: {reason}", err=True)
+
+
+@utterances_app.command("list")
+def utterances_list(project: ProjectOpt, as_json: JsonOpt = False) -> None:
+    """List utterances in dialogue order with speaker, text, language, confidences, clips and filter.
+
+    Example: mmcurate utterances list --project demo --json
+    """
+    with db_session() as session:
+        records = speech.list_utterances(session, project)
+    if as_json:
+        emit_json_lines(records)
+    else:
+        emit_table(records, ["id", "source_id", "index", "start", "end", "speaker", "language", "text",
+                             "filter_status"])
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ingest_app, name="ingest")
+    app.add_typer(sources_app, name="sources")
+    app.command("process")(process)
+    app.add_typer(utterances_app, name="utterances")
