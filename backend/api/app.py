@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from backend.api import login, projects, sources
 from backend.api import qa as qa_api
+from backend.api import webhooks
 from backend.api.errors import install_error_handlers
 from backend.api.schemas import Health
 from backend.db.session import engine_for
@@ -49,5 +50,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routers of the stage packages register here.
     # -- router registration (one line each) --
     app.include_router(qa_api.router)
+    app.include_router(webhooks.router)  # checks its own shared secret, not a bearer token
     # -- end router registration --
     return app

@@ -1,0 +1,179 @@
+"""Label Studio labeling configs (XML) generated from a registry scheme, and the task data they read.
+
+One generator for every scheme keeps the XML and the normalisation in step: each field becomes
+one control named after the field (``<Choices name="sentiment">``), except a
+multi-label-with-intensity field, which becomes one single-choice row per label named
+``<field>__<label>``. Choices show the English name with the native one
+(``positive · நேர்மறை``) and store the label key through ``alias``, so results never depend
+on the display language.
+"""
+
+from __future__ import annotations
+
+import enum
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from annotation_configs.registry import Scheme, SchemeField
+from backend.domain import ItemKind, ValidationError, ValueKind
+
+INTENSITY_SEPARATOR = "__"
+NO_CONTEXT = "(start of the dialogue)"
+
+
+class MediaKind(str, enum.Enum):
+    """The object tag an annotator looks at; its value is also the tag's name and data key."""
+
+    AUDIO = "audio"
+    VIDEO = "video"
+    IMAGE = "image"
+    TEXT = "text"
+
+    @classmethod
+    def for_item(cls, kind: ItemKind, has_video: bool = False) -> "MediaKind":
+        """The media kind that shows an item of ``kind`` (a clip with video shows the video)."""
+        if kind is ItemKind.CLIP:
+            return cls.VIDEO if has_video else cls.AUDIO
+        if kind is ItemKind.IMAGE:
+            return cls.IMAGE
+        return cls.TEXT
+
+
+def control_name(field: SchemeField, label_key: str | None = None) -> str:
+    """The ``from_name`` of a field's control; per label for intensity fields."""
+    if field.kind is ValueKind.MULTI_LABEL_INTENSITY:
+        if label_key is None:
+            raise ValidationError(f"intensity field {field.name!r} has one control per label; name a label")
+        return f"{field.name}{INTENSITY_SEPARATOR}{label_key}"
+    return field.name
+
+
+def label_config(
+    scheme: Scheme,
+    media: MediaKind,
+    language: str | None = None,
+    *,
+    show_context: bool = True,
+    show_speaker: bool = True,
+) -> str:
+    """The XML for ``scheme`` over one item shown as ``media``, labels displayed for ``language``.
+
+    The task data it reads is what ``task_data`` builds: ``$<media>``, ``$speaker``,
+    ``$transcript`` (ASR text, shown read-only unless the scheme corrects it) and ``$context``
+    (previous utterances as ``[{"speaker", "text"}]``).
+    """
+    root = ET.Element("View")
+    ET.SubElement(root, "Header", value=scheme.title)
+    instruction = scheme.instruction(language)
+    if instruction:
+        ET.SubElement(root, "Header", value=instruction, size="6")
+    if show_context and media is not MediaKind.IMAGE:
+        context = ET.SubElement(root, "View", style="max-height: 220px; overflow-y: auto")
+        ET.SubElement(context, "Header", value="Previous utterances", size="6")
+        ET.SubElement(
+            context, "Paragraphs", name="context", value="$context", layout="dialogue",
+            nameKey="speaker", textKey="text",
+        )
+    if show_speaker and media is not MediaKind.IMAGE:
+        ET.SubElement(root, "Header", value="Speaker: $speaker", size="5")
+    obj = media.value
+    if media is MediaKind.AUDIO:
+        ET.SubElement(root, "Audio", name=obj, value=f"${obj}", hotkey="ctrl+space")
+    elif media is MediaKind.VIDEO:
+        ET.SubElement(root, "Video", name=obj, value=f"${obj}")
+    elif media is MediaKind.IMAGE:
+        ET.SubElement(root, "Image", name=obj, value=f"${obj}")
+    else:
+        ET.SubElement(root, "Text", name=obj, value=f"${obj}")
+    corrects_transcript = any(f.kind is ValueKind.FREE_TEXT for f in scheme.fields)
+    if media in (MediaKind.AUDIO, MediaKind.VIDEO) and not corrects_transcript:
+        ET.SubElement(root, "Header", value="Transcript (ASR)", size="6")
+        ET.SubElement(root, "Text", name="asr_transcript", value="$transcript")
+    for field in scheme.fields:
+        _add_control(root, field, obj, language)
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="unicode")
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _add_control(root: ET.Element, field: SchemeField, to_name: str, language: str | None) -> None:
+    box = ET.SubElement(root, "View")
+    ET.SubElement(box, "Header", value=field.title, size="5")
+    required = _flag(field.required)
+    if field.kind in (ValueKind.NOMINAL, ValueKind.ORDINAL, ValueKind.MULTI_LABEL):
+        choices = ET.SubElement(
+            box, "Choices", name=field.name, toName=to_name,
+            choice="multiple" if field.kind is ValueKind.MULTI_LABEL else "single-radio",
+            showInline="true", required=required,
+        )
+        for label in field.labels:
+            attrs = {"value": label.display(language), "alias": label.key}
+            if label.hint:
+                attrs["hint"] = label.hint
+            ET.SubElement(choices, "Choice", attrs)
+    elif field.kind is ValueKind.MULTI_LABEL_INTENSITY:
+        for label in field.labels:
+            row = ET.SubElement(box, "View", style="display: flex; align-items: center; gap: 1em")
+            ET.SubElement(row, "Header", value=label.display(language), size="6")
+            choices = ET.SubElement(
+                row, "Choices", name=control_name(field, label.key), toName=to_name,
+                choice="single-radio", showInline="true", required=required,
+            )
+            for level in field.intensity:
+                ET.SubElement(choices, "Choice", value=f"{level.key} {level.display(language)}", alias=level.key)
+    elif field.kind is ValueKind.INTERVAL:
+        ET.SubElement(
+            box, "Number", name=field.name, toName=to_name, min=f"{field.minimum:g}",
+            max=f"{field.maximum:g}", step=f"{field.step:g}", required=required,
+        )
+    else:
+        ET.SubElement(
+            box, "TextArea", name=field.name, toName=to_name, editable="true", maxSubmissions="1",
+            rows="3", transcription="true", required=required,
+        )
+
+
+@dataclass(frozen=True)
+class ContextLine:
+    """One earlier utterance of the dialogue, shown above the item."""
+
+    speaker: str
+    text: str
+
+
+def task_data(
+    media: MediaKind,
+    content: str,
+    *,
+    item_id: int,
+    speaker: str | None = None,
+    transcript: str | None = None,
+    context: Sequence[ContextLine] = (),
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``data`` of one Label Studio task for ``label_config(.., media)``.
+
+    ``content`` is the media URL (audio, video, image) or the text itself (text items).
+    ``item_id`` is mmcurate's item id; it travels with the task and comes back in exports.
+    """
+    if not content:
+        raise ValidationError(f"item {item_id} has no {media.value} to show; give a media URL or text")
+    lines = [{"speaker": c.speaker, "text": c.text} for c in context] or [{"speaker": "", "text": NO_CONTEXT}]
+    data: dict[str, Any] = {
+        media.value: content,
+        "item_id": item_id,
+        "speaker": speaker or "unknown",
+        "transcript": transcript or "",
+        "context": lines,
+    }
+    if meta:
+        clash = set(meta) & set(data)
+        if clash:
+            raise ValidationError(f"task meta keys {sorted(clash)} clash with the task's own keys; rename them")
+        data.update(meta)
+    return data

@@ -1,0 +1,396 @@
+"""The annotation loop against real Label Studio instances (one per annotator) and a real webhook receiver.
+
+One module-wide setup (a database, a project of 4 Tamil clips + 1 gold clip, three annotators
+with their own instances) is shared; tests run in file order, each building on the state the
+previous left, as the loop does in use.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from annotation_configs import instances as ls
+from annotation_configs.labelstudio import LabelStudioClient
+from annotation_configs.normalise import result_from_values
+from annotation_configs.registry import load_registry
+from backend.db.models import Annotation, AnnotationHistory, Annotator, Item, MediaAsset, Project, Source, Task, Utterance
+from backend.db.session import engine_for, session_factory
+from backend.domain import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
+from backend.services import annotation as service
+from backend.settings import Settings
+from tests.annotation_configs.labelstudio_fixtures import CACHE, ls_install, ls_template, make_tone  # noqa: F401
+
+pytestmark = pytest.mark.labelstudio
+REGISTRY = load_registry()
+EMOTIONS = ["joy", "anger", "sadness", "fear"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, sqlite_template, ls_install, ls_template):  # noqa: F811
+    root = tmp_path_factory.mktemp("annotation-world")
+    data_dir = root / "var"
+    (data_dir / "clips").mkdir(parents=True)
+    db_path = data_dir / "mmcurate.db"
+    shutil.copyfile(sqlite_template, db_path)
+    port = ls.free_port()
+    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{db_path}", public_url=f"http://127.0.0.1:{port}",
+                        webhook_secret="s3cret-for-tests")
+    home = service.LabelStudioHome(
+        venv=ls_install.venv, template_dir=ls_template.data_dir, instances_dir=root / "instances",
+        state_file=root / "instances.json", media_root=data_dir,
+    )
+    factory = session_factory(settings.sqlalchemy_url)
+    with factory() as session:
+        project = Project(name="tamil-demo", languages=["ta"], schemes=["emotion7"])
+        session.add(project)
+        session.flush()
+        source = Source(project_id=project.id, kind="file", uri="file:///demo.wav", content_hash="h1")
+        session.add(source)
+        session.flush()
+        asset = MediaAsset(project_id=project.id, source_id=source.id, content_hash="h1", path="demo.wav")
+        session.add(asset)
+        session.flush()
+        for index, emotion in enumerate(EMOTIONS + ["neutral"]):
+            clip = make_tone(data_dir / "clips" / f"clip{index}.wav", 0.5, 300 + 100 * index)
+            item = Item(project_id=project.id, source_id=source.id, kind="clip", dialogue_id="d1", turn_index=index,
+                        text=f"வாக்கியம் {index}", language="ta", reference={"emotion": emotion},
+                        is_gold=index == 4, media_path=str(clip))
+            session.add(item)
+            session.flush()
+            session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=index * 1000, end_ms=index * 1000 + 500,
+                                  speaker_label=f"SPEAKER_0{index % 2}", clip_audio_path=str(clip), asr_model="whisper-base"))
+        logins = [service.add_annotator(session, settings, f"person{n}@example.org", ["ta"], home=home) for n in range(3)]
+        session.commit()
+    yield {"settings": settings, "home": home, "factory": factory, "logins": logins, "port": port}
+    ls.stop_all(home.state().load().values())
+    engine_for(settings.sqlalchemy_url).dispose()
+
+
+def _count(world, model) -> int:
+    with world["factory"]() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _push(world, **changes):
+    options = service.PushOptions(**{"project": "tamil-demo", "scheme": "emotion7", "k": 3, "gold_rate": 0.2, **changes})
+    with world["factory"]() as session:
+        result = service.push(session, world["settings"], options, home=world["home"])
+        session.commit()
+    return result
+
+
+def _pull(world):
+    with world["factory"]() as session:
+        result = service.pull(session, world["settings"], "tamil-demo", home=world["home"])
+        session.commit()
+    return result
+
+
+def _user_client(world, n: int) -> tuple[LabelStudioClient, int]:
+    """Annotator n's own client, logged in with the email and password they were given."""
+    login = world["logins"][n]
+    admin = LabelStudioClient(login.url, world["home"].state().load()[login.pseudonym].admin_token)
+    return admin.as_user(admin.login(login.email, login.password).token), admin.find_project("tamil-demo / emotion7 / audio")
+
+
+def test_each_annotator_gets_an_own_instance_and_a_login_that_works(world) -> None:
+    logins = world["logins"]
+    assert [l.pseudonym for l in logins] == ["ann-001", "ann-002", "ann-003"]
+    assert len({l.url for l in logins}) == 3
+    for login in logins:
+        admin = LabelStudioClient(login.url, world["home"].state().load()[login.pseudonym].admin_token)
+        assert admin.login(login.email, login.password).email == login.email
+    with world["factory"]() as session:
+        with pytest.raises(ConflictError, match="an annotator with email 'person0@example.org' exists"):
+            service.add_annotator(session, world["settings"], "person0@example.org", ["ta"], home=world["home"])
+        with pytest.raises(ValidationError, match="'not an email' is not an email address"):
+            service.add_annotator(session, world["settings"], "not an email", home=world["home"])
+
+
+def test_push_sends_every_item_to_k_annotators_and_gold_to_all(world) -> None:
+    result = _push(world)
+    assert (result.items, result.gold_items) == (4, 1)
+    assert result.tasks_created == 5 * 3 and result.per_annotator == {"ann-001": 5, "ann-002": 5, "ann-003": 5}
+    login = world["logins"][0]
+    admin = LabelStudioClient(login.url, world["home"].state().load()[login.pseudonym].admin_token)
+    tasks = admin.export_tasks(admin.find_project("tamil-demo / emotion7 / audio"))
+    assert sorted(t["data"]["speaker"] for t in tasks) == ["SPEAKER_00"] * 3 + ["SPEAKER_01"] * 2
+    assert all(t["data"]["audio"].startswith("/data/local-files/?d=clips/clip") for t in tasks)
+
+
+def test_re_pushing_creates_no_duplicate_tasks(world) -> None:
+    before = _count(world, Task)
+    again = _push(world)
+    assert again.tasks_created == 0 and again.tasks_recovered == 0 and again.tasks_existing == 15
+    assert _count(world, Task) == before
+    for login in world["logins"]:
+        admin = LabelStudioClient(login.url, world["home"].state().load()[login.pseudonym].admin_token)
+        assert len(admin.export_tasks(admin.find_project("tamil-demo / emotion7 / audio"))) == 5
+
+
+def test_three_users_annotate_through_the_api_and_pull_brings_back_every_value(world) -> None:
+    scheme = REGISTRY["emotion7"]
+    expected: dict[tuple[str, int], str] = {}
+    for n in range(3):
+        user, project = _user_client(world, n)
+        admin = LabelStudioClient(world["logins"][n].url, world["home"].state().load()[world["logins"][n].pseudonym].admin_token)
+        for task in admin.export_tasks(project):
+            value = EMOTIONS[(task["data"]["item_id"] + n) % len(EMOTIONS)]
+            user.create_annotation(task["id"], result_from_values(scheme, {"emotion": value}, "audio"), lead_time_s=3.0 + n)
+            expected[(world["logins"][n].pseudonym, task["data"]["item_id"])] = value
+    result = _pull(world)
+    assert (result.created, result.updated, result.deleted) == (15, 0, 0)
+    with world["factory"]() as session:
+        rows = session.execute(select(Annotation, Annotator).join(Annotator, Annotator.id == Annotation.annotator_id)).all()
+        got = {(annotator.pseudonym, a.item_id): a.values["emotion"] for a, annotator in rows}
+        assert got == expected
+        assert {a.lead_time_s for a, _ in rows} == {3.0, 4.0, 5.0}
+    assert _pull(world).unchanged == 15  # a second pull changes nothing
+
+
+def test_updates_and_deletes_in_label_studio_are_pulled_with_history(world) -> None:
+    scheme = REGISTRY["emotion7"]
+    user, project = _user_client(world, 1)
+    admin = LabelStudioClient(world["logins"][1].url, world["home"].state().load()["ann-002"].admin_token)
+    first, second = admin.annotations(project)[:2]
+    user.update_annotation(first.id, result_from_values(scheme, {"emotion": "surprise"}, "audio"))
+    user.delete_annotation(second.id)
+    result = _pull(world)
+    assert (result.updated, result.deleted) == (1, 1)
+    with world["factory"]() as session:
+        changed = session.scalar(select(Annotation).where(Annotation.ls_annotation_id == first.id,
+                                                          Annotation.annotator_id == _annotator_id(session, "ann-002")))
+        history = service.annotation_history(session, changed.id)
+        assert [h["action"] for h in history] == ["created", "updated"]
+        assert history[-1]["values"] == {"emotion": "surprise"} and changed.values == {"emotion": "surprise"}
+        gone = session.scalar(select(Annotation).where(Annotation.ls_annotation_id == second.id,
+                                                       Annotation.annotator_id == _annotator_id(session, "ann-002")))
+        assert gone.deleted_at is not None
+        assert [h["action"] for h in service.annotation_history(session, gone.id)] == ["created", "deleted"]
+        listed = service.list_annotations(session, "tamil-demo")
+        assert len(listed) == 14 and all(not r["simulated"] for r in listed)
+        assert len(service.list_annotations(session, "tamil-demo", include_deleted=True)) == 15
+
+
+def _annotator_id(session, pseudonym: str) -> int:
+    return session.scalar(select(Annotator.id).where(Annotator.pseudonym == pseudonym))
+
+
+class _Receiver:
+    """The real FastAPI app with the webhook router, served by uvicorn on a loopback port."""
+
+    def __init__(self, settings: Settings, port: int):
+        import uvicorn
+
+        from backend.api.app import create_app
+        from backend.api.webhooks import router
+
+        app = create_app(settings)
+        if not any(getattr(r, "path", "") == "/webhooks/labelstudio" for r in app.routes):
+            app.include_router(router)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "_Receiver":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+def test_webhooks_store_annotations_at_once_and_pull_recovers_what_a_dead_receiver_missed(world) -> None:
+    pushed = _push(world, scheme="sentiment3", gold_rate=0.0)  # new projects get the webhook
+    assert pushed.tasks_created == 12
+    user, _ = _user_client(world, 2)
+    admin = LabelStudioClient(world["logins"][2].url, world["home"].state().load()["ann-003"].admin_token)
+    tasks = admin.export_tasks(admin.find_project("tamil-demo / sentiment3 / audio"))
+    sentiment = REGISTRY["sentiment3"]
+    before = _count(world, Annotation)
+    with _Receiver(world["settings"], world["port"]):
+        for task in tasks[:2]:
+            user.create_annotation(task["id"], result_from_values(sentiment, {"sentiment": "positive"}, "audio"))
+        deadline = time.monotonic() + 10
+        while _count(world, Annotation) < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _count(world, Annotation) == before + 2  # stored by the webhook, no pull yet
+    # the receiver is dead: these events are lost in transit
+    for task in tasks[2:]:
+        user.create_annotation(task["id"], result_from_values(sentiment, {"sentiment": "negative"}, "audio"))
+    assert _count(world, Annotation) == before + 2
+    result = _pull(world)
+    assert result.created == len(tasks) - 2
+    with world["factory"]() as session:
+        rows = session.scalars(select(Annotation).where(Annotation.scheme == "sentiment3")).all()
+        assert sorted(r.values["sentiment"] for r in rows) == ["negative"] * (len(tasks) - 2) + ["positive"] * 2
+
+
+def test_a_webhook_with_a_wrong_secret_or_a_malformed_body_stores_nothing(world) -> None:
+    from fastapi.testclient import TestClient
+
+    from backend.api.app import create_app
+    from backend.api.webhooks import router
+
+    app = create_app(world["settings"])
+    if not any(getattr(r, "path", "") == "/webhooks/labelstudio" for r in app.routes):
+        app.include_router(router)
+    client = TestClient(app)
+    before, history = _count(world, Annotation), _count(world, AnnotationHistory)
+    event = {"action": "ANNOTATION_CREATED", "annotation": {"id": 99999, "task": 1, "result": []}, "project": {"id": 1}}
+    wrong = client.post("/webhooks/labelstudio", json=event,
+                        headers={"X-Mmcurate-Secret": "guess", "X-Mmcurate-Instance": "ann-001"})
+    assert wrong.status_code == 401 and "X-Mmcurate-Secret" in wrong.text
+    assert client.post("/webhooks/labelstudio", json=event, headers={"X-Mmcurate-Instance": "ann-001"}).status_code == 401
+    good = {"X-Mmcurate-Secret": "s3cret-for-tests", "X-Mmcurate-Instance": "ann-001"}
+    for body in (b"{not json", b'{"no": "action"}', b'{"action": "ANNOTATION_CREATED", "annotation": {"id": 1}}',
+                 b'{"action": "ANNOTATIONS_DELETED", "annotations": "all"}'):
+        response = client.post("/webhooks/labelstudio", content=body, headers=good)
+        assert response.status_code == 422, (body, response.text)
+    unknown = client.post("/webhooks/labelstudio", json=event, headers={**good, "X-Mmcurate-Instance": "nobody"})
+    assert unknown.status_code == 422 and "'nobody'" in unknown.text
+    assert (_count(world, Annotation), _count(world, AnnotationHistory)) == (before, history)
+
+
+def test_label_studio_down_fails_push_clearly_and_a_re_run_completes_without_duplicates(world) -> None:
+    home = world["home"]
+    victim = home.state().load()["ann-002"]
+    home.save(ls.stop(victim))
+    with pytest.raises(ServiceUnavailableError, match=f"Label Studio at {victim.url} cannot be reached"):
+        _push(world, scheme="sarcasm", gold_rate=0.0)
+    with world["factory"]() as session:
+        service.start_instances(session, world["settings"], home=home)
+        session.commit()
+    result = _push(world, scheme="sarcasm", gold_rate=0.0)
+    with world["factory"]() as session:
+        rows = session.execute(select(Task.item_id, Task.annotator_id).where(Task.batch_id == result.batch_id)).all()
+    assert result.tasks_created + result.tasks_recovered + result.tasks_existing == 12
+    assert len(rows) == len(set(rows))  # one task per (item, annotator)
+    for login in world["logins"]:
+        admin = LabelStudioClient(login.url, home.state().load()[login.pseudonym].admin_token)
+        assert len(admin.export_tasks(admin.find_project("tamil-demo / sarcasm / audio"))) == 4
+
+
+def test_push_refuses_what_it_cannot_do(world) -> None:
+    with world["factory"]() as session:
+        with pytest.raises(ValidationError, match="--k 5 needs 5 annotators, but 3 are available"):
+            service.push(session, world["settings"], service.PushOptions("tamil-demo", "emotion7", k=5), home=world["home"])
+        with pytest.raises(NotFoundError, match="no labeling scheme named 'emotion8'"):
+            service.push(session, world["settings"], service.PushOptions("tamil-demo", "emotion8"), home=world["home"])
+        with pytest.raises(NotFoundError, match="has no kept items matching language=ml"):
+            service.push(session, world["settings"], service.PushOptions("tamil-demo", "emotion7", language="ml"),
+                         home=world["home"])
+        with pytest.raises(ValidationError, match="--gold-rate 1.5 must be in"):
+            service.push(session, world["settings"], service.PushOptions("tamil-demo", "emotion7", gold_rate=1.5),
+                         home=world["home"])
+
+
+def test_simulated_annotators_answer_through_label_studio_and_are_marked(world) -> None:
+    with world["factory"]() as session:
+        result = service.simulate(session, world["settings"], service.SimulateOptions(
+            project="tamil-demo", scheme="emotion7", accuracies=(1.0, 0.0)), home=world["home"])
+        session.commit()
+    assert result.annotators == ("ann-004", "ann-005") and result.submitted == 8  # 4 items each
+    _pull(world)
+    with world["factory"]() as session:
+        rows = [r for r in service.list_annotations(session, "tamil-demo") if r["simulated"]]
+        items = {i.id: i.reference["emotion"] for i in session.scalars(select(Item))}
+    perfect = [r for r in rows if r["annotator"] == "ann-004"]
+    wrong = [r for r in rows if r["annotator"] == "ann-005"]
+    assert len(perfect) == len(wrong) == 4
+    assert all(r["values"]["emotion"] == items[r["item_id"]] for r in perfect)
+    assert all(r["values"]["emotion"] != items[r["item_id"]] for r in wrong)
+    assert all(r["lead_time_s"] >= 1.0 for r in rows)
+    with world["factory"]() as session:
+        again = service.simulate(session, world["settings"], service.SimulateOptions(
+            project="tamil-demo", scheme="emotion7", accuracies=(1.0, 0.0)), home=world["home"])
+        session.commit()
+    assert (again.submitted, again.already_done) == (0, 8)
+
+
+@pytest.mark.browser
+def test_an_annotator_labels_a_clip_in_the_label_studio_ui_and_pull_stores_it(world, tmp_path: Path) -> None:
+    """Debian's Chromium, driven by Playwright (no browser download): log in, label, submit, pull."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    login = world["logins"][0]
+    admin = LabelStudioClient(login.url, world["home"].state().load()[login.pseudonym].admin_token)
+    project = admin.find_project("tamil-demo / sarcasm / audio")
+    assert admin.annotations(project) == []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{login.url}/user/login/")
+            page.fill("input[name=email]", login.email)
+            page.fill("input[name=password]", login.password)
+            page.click("button[type=submit], input[type=submit]")
+            page.wait_for_url(lambda url: "/user/login" not in url, timeout=60_000)
+            page.goto(f"{login.url}/projects/{project}/data?labeling=1")
+            try:
+                page.get_by_text("Labeling Instructions").wait_for(timeout=60_000)  # the scheme's instructions
+                page.keyboard.press("Escape")
+                page.get_by_text(re.compile(r"^sarcastic")).first.click(timeout=60_000)
+                page.get_by_role("button", name="Submit current annotation").click()
+            except Exception:
+                page.screenshot(path=str(tmp_path / "labeling.png"))
+                raise AssertionError(f"labeling failed at {page.url}; screenshot {tmp_path / 'labeling.png'}") from None
+            deadline = time.monotonic() + 30
+            while not admin.annotations(project) and time.monotonic() < deadline:
+                time.sleep(0.5)
+        finally:
+            browser.close()
+    _pull(world)
+    with world["factory"]() as session:
+        rows = [r for r in service.list_annotations(session, "tamil-demo")
+                if r["scheme"] == "sarcasm" and r["annotator"] == login.pseudonym]
+    assert [r["values"] for r in rows] == [{"sarcasm": "sarcastic"}]
+    assert rows[0]["lead_time_s"] is not None and rows[0]["lead_time_s"] > 0
+
+
+def test_an_item_the_gate_sends_back_becomes_a_review_task_showing_all_answers(world) -> None:
+    from backend.db.models import Adjudication, QARun
+
+    with world["factory"]() as session:
+        item = session.scalar(select(Item).where(Item.is_gold.is_(False)).order_by(Item.id))
+        run = QARun(project_id=item.project_id, scheme="emotion7")
+        session.add(run)
+        session.flush()
+        session.add(Adjudication(qa_run_id=run.id, item_id=item.id, field="emotion", reason="item agreement 0.2 < 0.5"))
+        session.commit()
+        answers_before = {(r["annotator"], r["values"]["emotion"]) for r in service.list_annotations(session, "tamil-demo")
+                          if r["item_id"] == item.id and "emotion" in r["values"]}
+        pushed = service.push_adjudications(session, world["settings"], "tamil-demo", home=world["home"])
+        session.commit()
+    assert pushed.sent == 1 and pushed.login is not None
+    adjudication = world["home"].state().load()[service.ADJUDICATION_INSTANCE]
+    admin = LabelStudioClient(adjudication.url, adjudication.admin_token)
+    project = admin.find_project("tamil-demo / adjudication / emotion7 / audio")
+    (task,) = admin.export_tasks(project)
+    shown = {(line["speaker"], line["text"]) for line in task["data"]["context"]}
+    assert shown == answers_before and len(shown) >= 3  # every annotator's answer is on the review task
+    reviewer = admin.as_user(admin.login(pushed.login.email, pushed.login.password).token)
+    reviewer.create_annotation(task["id"], result_from_values(REGISTRY["emotion7"], {"emotion": "fear"}, "audio"))
+    _pull(world)
+    with world["factory"]() as session:
+        done = session.scalar(select(Adjudication).where(Adjudication.item_id == item.id))
+        assert (done.status, done.value) == ("done", {"value": "fear"})
+        stored = [r for r in service.list_annotations(session, "tamil-demo") if r["is_adjudication"]]
+        assert [(r["item_id"], r["values"]) for r in stored] == [(item.id, {"emotion": "fear"})]
