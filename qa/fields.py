@@ -297,7 +297,9 @@ def measure_field(
             ("percent_agreement", percent_agreement, (cats,)),
         ):
             if name != metric:
-                companions[name] = _attempt(fn, ratings, *args)
+                # the field reports kappa beside alpha (MELD, DravidianMultiModality): both get a CI
+                with_ci = boot if name in ("fleiss_kappa", "krippendorff_alpha_nominal") else {}
+                companions[name] = _attempt(fn, ratings, *args, **with_ci)
         if kind is ValueKind.ORDINAL:
             companions["gwet_ac2_quadratic"] = _attempt(gwet_ac2, ratings, "quadratic", cats)
             if metric != "krippendorff_alpha_ordinal":

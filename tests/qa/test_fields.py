@@ -42,6 +42,8 @@ def test_nominal_field_reports_primary_with_ci_and_companions():
     assert measured.primary.value == pytest.approx(krippendorff_alpha(data).value)
     assert measured.primary.ci_low is not None
     assert set(measured.companions) == {"fleiss_kappa", "gwet_ac1", "percent_agreement"}
+    kappa = measured.companions["fleiss_kappa"]
+    assert kappa.ci_low is not None and kappa.ci_low <= kappa.value <= kappa.ci_high  # kappa is reported with a CI too
 
 
 def test_multi_label_field_uses_masi():
