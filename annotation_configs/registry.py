@@ -26,19 +26,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from backend.domain import NotFoundError, ValidationError, ValueKind
+from backend.domain import DEFAULT_METRICS, NotFoundError, ValidationError, ValueKind
 
 DISPLAY_LANGUAGES: tuple[str, ...] = ("en", "ta", "ml", "bn", "zh")
 """Every label carries a display name in each of these (ISO 639-1)."""
-
-DEFAULT_METRICS: dict[ValueKind, str] = {
-    ValueKind.NOMINAL: "krippendorff_alpha_nominal",
-    ValueKind.ORDINAL: "krippendorff_alpha_ordinal",
-    ValueKind.INTERVAL: "krippendorff_alpha_interval",
-    ValueKind.MULTI_LABEL: "krippendorff_alpha_masi",
-    ValueKind.MULTI_LABEL_INTENSITY: "krippendorff_alpha_ordinal_per_label",
-    ValueKind.FREE_TEXT: "mean_pairwise_wer",
-}
 
 METRICS: frozenset[str] = frozenset(DEFAULT_METRICS.values()) | {
     "fleiss_kappa",

@@ -90,6 +90,17 @@ class ValueKind(str, enum.Enum):
     FREE_TEXT = "free_text"
 
 
+DEFAULT_METRICS: dict[ValueKind, str] = {
+    ValueKind.NOMINAL: "krippendorff_alpha_nominal",
+    ValueKind.ORDINAL: "krippendorff_alpha_ordinal",
+    ValueKind.INTERVAL: "krippendorff_alpha_interval",
+    ValueKind.MULTI_LABEL: "krippendorff_alpha_masi",
+    ValueKind.MULTI_LABEL_INTENSITY: "krippendorff_alpha_ordinal_per_label",
+    ValueKind.FREE_TEXT: "mean_pairwise_wer",
+}
+"""The agreement metric that fits each value kind unless a scheme names another."""
+
+
 class GateVerdict(str, enum.Enum):
     ACCEPT = "accept"
     TENTATIVE = "tentative"

@@ -156,21 +156,7 @@ def encode_row(row: ReleaseRow, spec: ReleaseSpec, split: str) -> dict[str, Any]
         "item_id": row.item_id,
         "audio": _audio_value(row, spec),
         "video": video_relpath(row, split),
-        "text": row.text,
-        "speaker": row.speaker,
-        "language": row.language,
-        "dialogue_id": row.dialogue_id,
-        "utterance_index": row.utterance_index,
-        "start_s": row.start_s,
-        "end_s": row.end_s,
-        "source_id": row.source_id,
-        "source_url": row.source_url,
-        "source_title": row.source_title,
-        "source_author": row.source_author,
-        "licence": row.licence,
-        "asr_model": row.asr_model,
-        "asr_confidence": row.asr_confidence,
-        "simulated": row.simulated,
+        **row.descriptive_columns(),
     }
     unknown = sorted(set(row.labels) - {f.name for f in spec.fields})
     if unknown:

@@ -116,6 +116,26 @@ class ReleaseRow:
     judgements: Mapping[str, tuple[AnnotatorJudgement, ...]] = field(default_factory=dict)
     simulated: bool = False
 
+    def descriptive_columns(self) -> dict[str, object]:
+        """Text, position and provenance columns, in the order every export format writes them."""
+        return {
+            "text": self.text,
+            "speaker": self.speaker,
+            "language": self.language,
+            "dialogue_id": self.dialogue_id,
+            "utterance_index": self.utterance_index,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "source_id": self.source_id,
+            "source_url": self.source_url,
+            "source_title": self.source_title,
+            "source_author": self.source_author,
+            "licence": self.licence,
+            "asr_model": self.asr_model,
+            "asr_confidence": self.asr_confidence,
+            "simulated": self.simulated,
+        }
+
     @property
     def group_keys(self) -> tuple[str, ...]:
         """Keys that must not be shared across splits (source, speaker, dialogue)."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backend.domain import ValueKind
+from backend.domain import DEFAULT_METRICS, ValueKind
 from qa.agreement import (
     AgreementInputError,
     AgreementResult,
@@ -33,15 +33,6 @@ from qa.agreement import (
 if TYPE_CHECKING:
     import pandas as pd
 
-DEFAULT_METRICS: dict[ValueKind, str] = {
-    ValueKind.NOMINAL: "krippendorff_alpha_nominal",
-    ValueKind.ORDINAL: "krippendorff_alpha_ordinal",
-    ValueKind.INTERVAL: "krippendorff_alpha_interval",
-    ValueKind.MULTI_LABEL: "krippendorff_alpha_masi",
-    ValueKind.MULTI_LABEL_INTENSITY: "krippendorff_alpha_ordinal_per_label",
-    ValueKind.FREE_TEXT: "mean_pairwise_wer",
-}
-"""The same defaults as annotation_configs.registry.DEFAULT_METRICS."""
 
 GATED_METRICS = frozenset(
     {
