@@ -4,8 +4,9 @@ Independence of judgements is structural: every annotator has a Label Studio ins
 their own (nothing inside one Community instance keeps users apart), mmcurate imports each
 annotator's share there and collects from all of them. Ids repeat across instances, so every
 Label Studio object is keyed by (instance, id). Sync is a webhook (``ingest_webhook``) plus a
-reconciling ``pull`` that repairs whatever a missed webhook left out; both go through the same
-idempotent upsert, and every change lands in ``annotation_history``.
+reconciling ``pull`` that repairs whatever a missed webhook left out; both apply the same
+idempotent upsert (``pull`` with ORM objects, the webhook with prebuilt Core statements, since it
+runs per event), and every change lands in ``annotation_history``.
 
 Instance secrets (SECRET_KEY, admin password, the annotator's API token) live in a 0600 JSON
 file under ``<data_dir>/labelstudio``; the ``labelstudio_instances`` table mirrors the rest.
@@ -19,10 +20,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from annotation_configs import instances as ls
@@ -44,7 +46,7 @@ from backend.db.models import (
     Utterance,
 )
 from backend.db.models import LabelStudioInstance as InstanceRow
-from backend.domain import ConflictError, ItemKind, NotFoundError, ValidationError, ValueKind
+from backend.domain import ConflictError, ItemKind, NotFoundError, ServiceUnavailableError, ValidationError, ValueKind
 from backend.repositories import projects as project_repo
 from backend.services.projects import validate_languages
 from backend.services.secrets import webhook_secret
@@ -749,19 +751,220 @@ def pull(
     return result
 
 
+@dataclass(frozen=True)
+class TaskTarget:
+    """What an annotation of one task needs from its task row and batch (these never change once written)."""
+
+    id: int
+    item_id: int
+    annotator_id: int | None
+    instance_id: int
+    is_adjudication: bool
+    scheme: str
+
+
+@dataclass
+class WebhookLookups:
+    """Instance ids by name and tasks by (instance id, Label Studio task id) that the receiver already found.
+
+    Only rows that exist are remembered (a task pushed later is still found). A row deleted after it
+    was remembered makes the next insert fail its foreign key; the receiver then calls ``clear`` and
+    stores the event again, so a stale entry costs a retry, never a wrong row.
+    """
+
+    instance_ids: dict[str, int] = field(default_factory=dict)
+    tasks: dict[tuple[int, int], TaskTarget] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.instance_ids.clear()
+        self.tasks.clear()
+
+
+@dataclass(frozen=True)
+class _WebhookStatements:
+    """The receiver's statements, built once per dialect: executing a prebuilt statement skips building and hashing it."""
+
+    instance_id: Any
+    task_target: Any
+    annotation: Any
+    insert_new_annotation: Any
+    update_annotation: Any
+    insert_history: Any
+
+
+@lru_cache(maxsize=4)
+def _webhook_statements(dialect: str) -> _WebhookStatements:
+    """``insert_new_annotation`` inserts unless (instance, Label Studio id) is stored, returning the new id or
+    no row, so a new annotation (the common event) costs no SELECT first; SQLite and PostgreSQL only."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as insert_or_ignore
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as insert_or_ignore
+    else:
+        raise ValidationError(f"the webhook receiver supports SQLite and PostgreSQL, not {dialect!r}")
+    annotations, history = Annotation.__table__, AnnotationHistory.__table__
+    tasks, batches, instances = Task.__table__, AnnotationBatch.__table__, InstanceRow.__table__
+    return _WebhookStatements(
+        instance_id=select(instances.c.id).where(instances.c.name == bindparam("name")),
+        task_target=select(tasks.c.id, tasks.c.item_id, tasks.c.annotator_id, tasks.c.kind, batches.c.scheme)
+        .join(batches, batches.c.id == tasks.c.batch_id)
+        .where(tasks.c.instance_id == bindparam("instance_id"), tasks.c.ls_task_id == bindparam("ls_task_id")),
+        annotation=select(annotations.c.id, annotations.c["values"], annotations.c.raw_result, annotations.c.deleted_at)
+        .where(annotations.c.instance_id == bindparam("instance_id"),
+               annotations.c.ls_annotation_id == bindparam("ls_annotation_id")),
+        insert_new_annotation=insert_or_ignore(annotations)
+        .on_conflict_do_nothing(index_elements=[annotations.c.instance_id, annotations.c.ls_annotation_id])
+        .returning(annotations.c.id),
+        update_annotation=update(annotations).where(annotations.c.id == bindparam("annotation_id")),  # SET: the keys given
+        insert_history=insert(history),
+    )
+
+
+def _statements(connection: Connection) -> _WebhookStatements:
+    return _webhook_statements(connection.dialect.name)
+
+
+def _instance_id(connection: Connection, name: str, lookups: WebhookLookups) -> int:
+    found = lookups.instance_ids.get(name)
+    if found is None:
+        found = connection.execute(_statements(connection).instance_id, {"name": name}).scalar()
+        if found is None:
+            raise ValidationError(f"webhook names instance {name!r}, which mmcurate does not know")
+        lookups.instance_ids[name] = found
+    return found
+
+
+def _task_target(connection: Connection, instance_id: int, ls_task_id: int, lookups: WebhookLookups) -> TaskTarget | None:
+    key = (instance_id, ls_task_id)
+    found = lookups.tasks.get(key)
+    if found is None:
+        row = connection.execute(_statements(connection).task_target,
+                                 {"instance_id": instance_id, "ls_task_id": ls_task_id}).first()
+        if row is None:
+            return None
+        found = TaskTarget(row.id, row.item_id, row.annotator_id, instance_id, row.kind == "adjudication", row.scheme)
+        lookups.tasks[key] = found
+    return found
+
+
+def prefetch_tasks(session: Session, events: Sequence[tuple[str, Any]], lookups: WebhookLookups) -> None:
+    """Look up the tasks that ``events`` (instance name, payload) annotate with one SELECT per instance.
+
+    For a receiver storing a burst of events in one transaction: each ``ingest_webhook`` then finds its
+    task in ``lookups``. Events that are malformed or name an unknown instance are passed over here;
+    ``ingest_webhook`` refuses them with its usual message.
+    """
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for name, payload in events:
+        if not isinstance(payload, dict):
+            continue
+        raw = payload.get("annotations") if payload.get("action") == "ANNOTATIONS_CREATED" else [payload.get("annotation")]
+        for entry in raw if isinstance(raw, list) else ():
+            task = entry.get("task") if isinstance(entry, dict) else None
+            if isinstance(task, int) and not isinstance(task, bool):
+                wanted[name].add(task)
+    connection = session.connection()
+    for name, ls_task_ids in wanted.items():
+        try:
+            instance_id = _instance_id(connection, name, lookups)
+        except ValidationError:
+            continue
+        missing = [t for t in ls_task_ids if (instance_id, t) not in lookups.tasks]
+        if not missing:
+            continue
+        tasks, batches = Task.__table__, AnnotationBatch.__table__
+        rows = connection.execute(
+            select(tasks.c.id, tasks.c.item_id, tasks.c.annotator_id, tasks.c.kind, tasks.c.ls_task_id, batches.c.scheme)
+            .join(batches, batches.c.id == tasks.c.batch_id)
+            .where(tasks.c.instance_id == instance_id, tasks.c.ls_task_id.in_(bindparam("ids", expanding=True))),
+            {"ids": missing})
+        for row in rows:
+            lookups.tasks[(instance_id, row.ls_task_id)] = TaskTarget(
+                row.id, row.item_id, row.annotator_id, instance_id, row.kind == "adjudication", row.scheme)
+
+
+def _stored(connection: Connection, instance_id: int, ls_annotation_id: int) -> Row[Any] | None:
+    return connection.execute(_statements(connection).annotation,
+                              {"instance_id": instance_id, "ls_annotation_id": ls_annotation_id}).first()
+
+
+def _write_history(connection: Connection, annotation_id: int, action: str, values: Any, raw_result: Any,
+                   recorded_at: datetime) -> None:
+    connection.execute(_statements(connection).insert_history, {
+        "annotation_id": annotation_id, "action": action, "values": values, "raw_result": raw_result,
+        "recorded_at": recorded_at})
+
+
+def _upsert_event(connection: Connection, task: TaskTarget, ls_annotation: LsAnnotation, scheme: Scheme) -> str:
+    """``_upsert`` for one webhook event in Core statements: a new annotation is one INSERT plus its history
+    row; a known one is looked up and updated (plus history) only when its result changed or it was deleted."""
+    if ls_annotation.was_cancelled:
+        return "skipped"
+    values = values_from_result(scheme, ls_annotation.result)
+    now = utcnow()
+    statements = _statements(connection)
+    annotation_id = connection.execute(statements.insert_new_annotation, {
+        "task_id": task.id, "item_id": task.item_id, "annotator_id": task.annotator_id,
+        "instance_id": task.instance_id, "ls_annotation_id": ls_annotation.id, "scheme": scheme.name,
+        "values": values, "raw_result": ls_annotation.result, "lead_time_s": ls_annotation.lead_time_s,
+        "is_adjudication": task.is_adjudication, "origin": "labelstudio",
+        "created_at": _parse_time(ls_annotation.created_at) or now,
+        "updated_at": _parse_time(ls_annotation.updated_at) or now,
+    }).scalar()
+    if annotation_id is not None:
+        _write_history(connection, annotation_id, "created", values, ls_annotation.result, now)
+        return "created"
+    existing = _stored(connection, task.instance_id, ls_annotation.id)
+    if existing is None:  # deleted between the two statements by another writer: store it on the retry
+        raise ServiceUnavailableError(f"annotation {ls_annotation.id} of instance {task.instance_id} vanished while stored")
+    if existing.raw_result == ls_annotation.result and existing.deleted_at is None:
+        return "unchanged"
+    action = "restored" if existing.deleted_at is not None else "updated"
+    connection.execute(statements.update_annotation, {
+        "annotation_id": existing.id, "values": values, "raw_result": ls_annotation.result,
+        "lead_time_s": ls_annotation.lead_time_s, "updated_at": _parse_time(ls_annotation.updated_at) or now,
+        "deleted_at": None})
+    _write_history(connection, existing.id, action, values, ls_annotation.result, now)
+    return "updated"
+
+
+def _delete_event(connection: Connection, instance_id: int, ls_annotation_id: int) -> str:
+    existing = _stored(connection, instance_id, ls_annotation_id)
+    if existing is None:
+        return "skipped"
+    if existing.deleted_at is not None:
+        return "unchanged"
+    now = utcnow()
+    connection.execute(_statements(connection).update_annotation, {"annotation_id": existing.id, "deleted_at": now})
+    _write_history(connection, existing.id, "deleted", existing.values, existing.raw_result, now)
+    return "deleted"
+
+
 def ingest_webhook(
-    session: Session, instance_name: str, payload: Any, *, registry: SchemeRegistry | None = None
+    session: Session,
+    instance_name: str,
+    payload: Any,
+    *,
+    registry: SchemeRegistry | None = None,
+    lookups: WebhookLookups | None = None,
 ) -> SyncResult:
-    """Apply one Label Studio webhook (ANNOTATION_CREATED / UPDATED, ANNOTATIONS_CREATED / DELETED)."""
+    """Apply one Label Studio webhook (ANNOTATION_CREATED / UPDATED, ANNOTATIONS_CREATED / DELETED).
+
+    The same outcomes as ``pull``'s upsert (created / updated or restored / deleted, each with a
+    history row; unchanged and cancelled annotations write nothing), written with a few Core
+    statements instead of ORM objects since the receiver runs this for every event. ``lookups``
+    lets a long-lived caller (the receiver) keep instance and task rows between events. Nothing
+    is committed here.
+    """
     if not isinstance(payload, dict) or not isinstance(payload.get("action"), str):
         raise ValidationError("webhook body must be a JSON object with an 'action'")
-    row = session.scalar(select(InstanceRow).where(InstanceRow.name == instance_name))
-    if row is None:
-        raise ValidationError(f"webhook names instance {instance_name!r}, which mmcurate does not know")
+    lookups = lookups if lookups is not None else WebhookLookups()
+    session.flush()
+    connection = session.connection()
+    instance_id = _instance_id(connection, instance_name, lookups)
     action = payload["action"]
     result = SyncResult()
     adjudicated = False
-    created: list[Annotation] = []
     if action in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED"):
         raw = payload.get("annotations") if action == "ANNOTATIONS_CREATED" else [payload.get("annotation")]
         if not isinstance(raw, list) or not all(isinstance(a, dict) and "id" in a and "task" in a for a in raw):
@@ -772,27 +975,24 @@ def ingest_webhook(
                 ls_annotation = LsAnnotation.from_json(entry, int((payload.get("project") or {}).get("id") or 0))
             except (TypeError, ValueError, KeyError) as exc:
                 raise ValidationError(f"{action} webhook carries a malformed annotation: {exc}") from None
-            task = session.scalar(select(Task).where(Task.instance_id == row.id, Task.ls_task_id == ls_annotation.task_id))
+            task = _task_target(connection, instance_id, ls_annotation.task_id, lookups)
             if task is None:
                 result.count("skipped")
                 continue
-            scheme = registry[session.get(AnnotationBatch, task.batch_id).scheme]  # type: ignore[union-attr]
-            existing = session.scalar(select(Annotation).where(
-                Annotation.instance_id == row.id, Annotation.ls_annotation_id == ls_annotation.id))
-            result.count(_upsert(session, task, existing, ls_annotation, scheme, created))
-            adjudicated = adjudicated or task.kind == "adjudication"
+            result.count(_upsert_event(connection, task, ls_annotation, registry[task.scheme]))
+            adjudicated = adjudicated or task.is_adjudication
     elif action == "ANNOTATIONS_DELETED":
         raw = payload.get("annotations")
         if not isinstance(raw, list) or not all(isinstance(a, dict) and "id" in a for a in raw):
             raise ValidationError("ANNOTATIONS_DELETED webhook has no list of annotations with 'id'")
         for entry in raw:
-            existing = session.scalar(select(Annotation).where(
-                Annotation.instance_id == row.id, Annotation.ls_annotation_id == int(entry["id"])))
-            result.count(_mark_deleted(session, existing) if existing else "skipped")
+            try:
+                ls_annotation_id = int(entry["id"])
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(f"ANNOTATIONS_DELETED webhook carries a malformed id: {exc}") from None
+            result.count(_delete_event(connection, instance_id, ls_annotation_id))
     else:
         result.count("skipped")
-    _record_created(session, created)
-    session.flush()
     if adjudicated:
         _finish_adjudications(session)
     return result
@@ -900,6 +1100,7 @@ def _finish_adjudications(session: Session) -> None:
                                               & Annotation.is_adjudication.is_(True)
                                               & Annotation.deleted_at.is_(None))
         .where(Adjudication.status == "sent")
+        .execution_options(populate_existing=True)  # the webhook writes annotations with Core statements
     ).all()
     for adjudication, annotation in rows:
         if adjudication.field in (annotation.values or {}):
