@@ -4,9 +4,9 @@ Independence of judgements is structural: every annotator has a Label Studio ins
 their own (nothing inside one Community instance keeps users apart), mmcurate imports each
 annotator's share there and collects from all of them. Ids repeat across instances, so every
 Label Studio object is keyed by (instance, id). Sync is a webhook (``ingest_webhook``) plus a
-reconciling ``pull`` that repairs whatever a missed webhook left out; both apply the same
-idempotent upsert (``pull`` with ORM objects, the webhook with prebuilt Core statements, since it
-runs per event), and every change lands in ``annotation_history``.
+reconciling ``pull`` that repairs whatever a missed webhook left out; both apply one idempotent
+upsert (``_upsert_event`` / ``_delete_event``, prebuilt Core statements since the receiver runs
+it per event), and every change lands in ``annotation_history``.
 
 Instance secrets (SECRET_KEY, admin password, the annotator's API token) live in a 0600 JSON
 file under ``<data_dir>/labelstudio``; the ``labelstudio_instances`` table mirrors the rest.
@@ -622,62 +622,6 @@ class SyncResult:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
 
-def _upsert(
-    session: Session,
-    task: Task,
-    existing: Annotation | None,
-    ls_annotation: LsAnnotation,
-    scheme: Scheme,
-    created: list[Annotation],
-) -> str:
-    """Create or update the annotation for ``ls_annotation``; new rows are appended to ``created``
-    (their 'created' history is written by ``_record_created`` after one flush, not one per row)."""
-    if ls_annotation.was_cancelled:
-        return "skipped"
-    values = values_from_result(scheme, ls_annotation.result)
-    now = utcnow()
-    if existing is None:
-        annotation = Annotation(
-            task_id=task.id, item_id=task.item_id, annotator_id=task.annotator_id, instance_id=task.instance_id,
-            ls_annotation_id=ls_annotation.id, scheme=scheme.name, values=values, raw_result=ls_annotation.result,
-            lead_time_s=ls_annotation.lead_time_s, is_adjudication=task.kind == "adjudication",
-            created_at=_parse_time(ls_annotation.created_at) or now,
-            updated_at=_parse_time(ls_annotation.updated_at) or now,
-        )
-        session.add(annotation)
-        created.append(annotation)
-        return "created"
-    if existing.raw_result == ls_annotation.result and existing.deleted_at is None:
-        return "unchanged"
-    action = "restored" if existing.deleted_at is not None else "updated"
-    existing.values = values
-    existing.raw_result = ls_annotation.result
-    existing.lead_time_s = ls_annotation.lead_time_s
-    existing.updated_at = _parse_time(ls_annotation.updated_at) or now
-    existing.deleted_at = None
-    session.add(AnnotationHistory(annotation_id=existing.id, action=action, values=values,
-                                  raw_result=ls_annotation.result, recorded_at=now))
-    return "updated"
-
-
-def _record_created(session: Session, created: list[Annotation]) -> None:
-    if not created:
-        return
-    session.flush()
-    session.add_all([AnnotationHistory(annotation_id=a.id, action="created", values=a.values,
-                                       raw_result=a.raw_result, recorded_at=utcnow()) for a in created])
-    created.clear()
-
-
-def _mark_deleted(session: Session, annotation: Annotation) -> str:
-    if annotation.deleted_at is not None:
-        return "unchanged"
-    annotation.deleted_at = utcnow()
-    session.add(AnnotationHistory(annotation_id=annotation.id, action="deleted", values=annotation.values,
-                                  raw_result=annotation.raw_result, recorded_at=annotation.deleted_at))
-    return "deleted"
-
-
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -723,28 +667,30 @@ def pull(
         instance = records.get(row.name)
         if instance is None:
             raise NotFoundError(f"instance {row.name!r} has no record in {home.state_file}; was the data dir moved?")
-        task_ids = {t.id for t in project_tasks.values()}
-        stored = {a.ls_annotation_id: a for a in session.scalars(
-            select(Annotation).where(Annotation.instance_id == instance_id, Annotation.task_id.in_(task_ids)))}
+        scheme_name = {task.id: schemes[task.batch_id] for task in project_tasks.values()}
+        stored_ids = set(session.scalars(
+            select(Annotation.ls_annotation_id)
+            .where(Annotation.instance_id == instance_id, Annotation.task_id.in_(scheme_name), Annotation.deleted_at.is_(None))))
+        session.flush()
+        connection = session.connection()
         seen: set[int] = set()
-        created: list[Annotation] = []
         for ls_annotation in _client(instance).annotations(ls_project):
             task = project_tasks.get(ls_annotation.task_id)
             if task is None:
                 result.count("skipped")
                 continue
             seen.add(ls_annotation.id)
+            scheme = scheme_name[task.id]
+            target = TaskTarget(task.id, task.item_id, task.annotator_id, task.instance_id,
+                                task.kind == "adjudication", scheme.name)
             try:
-                result.count(_upsert(session, task, stored.get(ls_annotation.id), ls_annotation,
-                                     schemes[task.batch_id], created))
+                result.count(_upsert_event(connection, target, ls_annotation, scheme))
             except ValidationError as exc:
                 result.count("skipped")
                 result.errors.append(f"{row.name} annotation {ls_annotation.id}: {exc}")
-        for ls_id, annotation in stored.items():
-            if ls_id not in seen and _mark_deleted(session, annotation) == "deleted":
+        for ls_id in sorted(stored_ids - seen):
+            if _delete_event(connection, instance_id, ls_id) == "deleted":
                 result.count("deleted")
-        _record_created(session, created)
-        session.flush()
         if on_progress:
             on_progress("pull", done, len(by_target))
     _finish_adjudications(session)
@@ -896,8 +842,9 @@ def _write_history(connection: Connection, annotation_id: int, action: str, valu
 
 
 def _upsert_event(connection: Connection, task: TaskTarget, ls_annotation: LsAnnotation, scheme: Scheme) -> str:
-    """``_upsert`` for one webhook event in Core statements: a new annotation is one INSERT plus its history
-    row; a known one is looked up and updated (plus history) only when its result changed or it was deleted."""
+    """Store one Label Studio annotation (from a webhook or a pull) in Core statements: a new one is one
+    INSERT plus its 'created' history row; a known one is updated (plus an 'updated' or 'restored' history
+    row) only when its result changed or it had been deleted; cancelled ones are skipped."""
     if ls_annotation.was_cancelled:
         return "skipped"
     values = values_from_result(scheme, ls_annotation.result)
@@ -950,9 +897,8 @@ def ingest_webhook(
 ) -> SyncResult:
     """Apply one Label Studio webhook (ANNOTATION_CREATED / UPDATED, ANNOTATIONS_CREATED / DELETED).
 
-    The same outcomes as ``pull``'s upsert (created / updated or restored / deleted, each with a
-    history row; unchanged and cancelled annotations write nothing), written with a few Core
-    statements instead of ORM objects since the receiver runs this for every event. ``lookups``
+    The same upsert as ``pull`` (``_upsert_event`` / ``_delete_event``): created / updated or
+    restored / deleted, each with a history row; unchanged and cancelled annotations write nothing. ``lookups``
     lets a long-lived caller (the receiver) keep instance and task rows between events. Nothing
     is committed here.
     """
