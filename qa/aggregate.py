@@ -95,7 +95,7 @@ def _frame(field: CodedField, values: list[Any], confidence: np.ndarray, method:
     return pd.DataFrame(
         {
             "item": field.coded.items,
-            "value": values,
+            "value": pd.Series(values, dtype=object),  # labels of any type; None stays None (pandas 3 would infer str/NaN)
             "confidence": confidence.astype(float),
             "method": method,
             "distribution": dist,

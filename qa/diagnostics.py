@@ -153,7 +153,7 @@ def gold_scores(field: CodedField) -> np.ndarray:
     if "gold_value" not in ratings.columns:
         return out
     gold = ratings["gold_value"]
-    is_gold = gold.notna().to_numpy()
+    is_gold = gold.notna().to_numpy().copy()  # writable: pandas 3 hands out read-only views
     if "is_gold" in ratings.columns:
         is_gold &= ratings["is_gold"].eq(True).to_numpy()
     if not is_gold.any():
