@@ -1,0 +1,90 @@
+"""Annotators: a pseudonym, their own Label Studio instance and a login there."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.db.models import (
+    Annotator,
+)
+from backend.domain import (
+    ConflictError,
+    ValidationError,
+)
+from backend.services.annotation.home import (
+    LabelStudioHome,
+    admin_client,
+    mirror_instance,
+    resolve_home,
+)
+from backend.services.annotation.instances import new_instance
+from backend.services.projects import validate_languages
+from backend.settings import Settings
+
+
+@dataclass(frozen=True)
+class AnnotatorLogin:
+    """What a new annotator needs, shown once: their own Label Studio and their login."""
+
+    pseudonym: str
+    email: str
+    password: str
+    url: str
+    languages: tuple[str, ...]
+    simulated: bool
+
+
+def add_annotator(
+    session: Session,
+    settings: Settings,
+    email: str,
+    languages: Sequence[str] = (),
+    *,
+    simulated: bool = False,
+    password: str | None = None,
+    home: LabelStudioHome | None = None,
+) -> AnnotatorLogin:
+    """A pseudonymous annotator with their own Label Studio instance and a user there who can log in."""
+    home = resolve_home(settings, home)
+    email = email.strip()
+    if "@" not in email or " " in email:
+        raise ValidationError(f"{email!r} is not an email address; give one like ravi@example.org")
+    langs = validate_languages(list(languages))
+    if session.scalar(select(Annotator).where(Annotator.email == email)) is not None:
+        raise ConflictError(f"an annotator with email {email!r} exists; see `mmcurate annotators list`")
+    count = session.scalar(select(func.count()).select_from(Annotator)) or 0
+    pseudonym = f"ann-{count + 1:03d}"
+    while session.scalar(select(Annotator).where(Annotator.pseudonym == pseudonym)) is not None:
+        count += 1
+        pseudonym = f"ann-{count + 1:03d}"
+    annotator = Annotator(pseudonym=pseudonym, email=email, languages=list(langs), simulated=simulated)
+    session.add(annotator)
+    session.flush()
+    instance = new_instance(home, pseudonym, "annotator", pseudonym)
+    home.save(instance)
+    secret = password or secrets.token_urlsafe(12)
+    login = admin_client(instance).create_login(email, secret)
+    instance = replace(instance, user_email=email, user_id=login.user_id, user_token=login.token)
+    home.save(instance)
+    mirror_instance(session, instance, annotator_id=annotator.id)
+    return AnnotatorLogin(pseudonym, email, secret, instance.url, langs, simulated)
+
+
+def list_annotators(session: Session, settings: Settings, *, home: LabelStudioHome | None = None) -> list[dict[str, Any]]:
+    """Every annotator with their instance URL (never their password)."""
+    records = resolve_home(settings, home).state().load()
+    out = []
+    for annotator in session.scalars(select(Annotator).order_by(Annotator.id)):
+        instance = records.get(annotator.pseudonym)
+        out.append({
+            "id": annotator.id, "pseudonym": annotator.pseudonym, "email": annotator.email,
+            "languages": list(annotator.languages or []), "simulated": annotator.simulated,
+            "active": annotator.active, "url": instance.url if instance else None,
+        })
+    return out

@@ -1,0 +1,104 @@
+"""Where the local Label Studio setup lives (venv, template, instances, state file) and the admin client of an instance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from annotation_configs import instances as ls
+from annotation_configs.install import (
+    LABEL_STUDIO_VERSION,
+    LabelStudioInstall,
+    ensure_installed,
+)
+from annotation_configs.labelstudio import LabelStudioClient
+from backend.db.models import LabelStudioInstance as InstanceRow
+from backend.settings import Settings
+
+Progress = Callable[[str, int, int], None]
+ADJUDICATION_INSTANCE = "adjudication"
+WEBHOOK_PATH = "/webhooks/labelstudio"
+SECRET_HEADER = "X-Mmcurate-Secret"
+INSTANCE_HEADER = "X-Mmcurate-Instance"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class LabelStudioHome:
+    """Folders of the local Label Studio setup: venv, template, instances, secrets, media root."""
+
+    venv: Path
+    template_dir: Path
+    instances_dir: Path
+    state_file: Path
+    media_root: Path
+    shared_url: str | None = None
+    shared_token: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "LabelStudioHome":
+        venv = settings.labelstudio_venv_dir
+        return cls(
+            venv=venv,
+            template_dir=venv.parent / f"labelstudio-template-{LABEL_STUDIO_VERSION}",
+            instances_dir=settings.labelstudio_dir / "instances",
+            state_file=settings.labelstudio_dir / "instances.json",
+            media_root=settings.data_dir,
+            shared_url=settings.labelstudio_url,
+            shared_token=settings.labelstudio_token,
+        )
+
+    @property
+    def shared(self) -> bool:
+        """Shared mode: one Label Studio the deployment runs (and enforces roles in) itself."""
+        return self.shared_url is not None
+
+    def install(self) -> LabelStudioInstall:
+        return ensure_installed(self.venv)
+
+    def state(self) -> ls.InstanceState:
+        return ls.InstanceState(self.state_file)
+
+    def save(self, instance: ls.LabelStudioInstance) -> None:
+        self.state().put(instance)
+
+
+def resolve_home(settings: Settings, home: LabelStudioHome | None) -> LabelStudioHome:
+    return home or LabelStudioHome.from_settings(settings)
+
+
+def mirror_instance(session: Session, instance: ls.LabelStudioInstance, annotator_id: int | None = None) -> InstanceRow:
+    """Write ``instance``'s public fields into the labelstudio_instances table."""
+    row = session.scalar(select(InstanceRow).where(InstanceRow.name == instance.name))
+    if row is None:
+        row = InstanceRow(name=instance.name, role=instance.role, url=instance.url)
+        session.add(row)
+    row.role = instance.role
+    row.url = instance.url
+    row.port = instance.port if instance.managed else None
+    row.pid = instance.pid
+    row.data_dir = str(instance.data_dir) if instance.managed else None
+    row.admin_email = instance.admin_email
+    row.admin_token = instance.admin_token
+    running = ls.is_running(instance) if instance.managed else True
+    row.status = "running" if running else "stopped"
+    if running and row.started_at is None:
+        row.started_at = utcnow()
+    if not running:
+        row.started_at = None
+    if annotator_id is not None:
+        row.annotator_id = annotator_id
+    session.flush()
+    return row
+
+
+def admin_client(instance: ls.LabelStudioInstance, *, timeout_s: float = 120.0) -> LabelStudioClient:
+    return LabelStudioClient(instance.url, instance.admin_token, timeout_s=timeout_s)

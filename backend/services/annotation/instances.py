@@ -1,0 +1,93 @@
+"""`mmcurate labelstudio start | stop | status`: the local Label Studio instances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from annotation_configs import instances as ls
+from backend.services.annotation.home import (
+    LabelStudioHome,
+    Progress,
+    mirror_instance,
+    resolve_home,
+)
+from backend.settings import Settings
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    name: str
+    role: str
+    annotator: str | None
+    url: str
+    pid: int | None
+    running: bool
+
+
+def _status(instance: ls.LabelStudioInstance) -> InstanceStatus:
+    running = ls.is_running(instance) if instance.managed else ls.health(instance.url)
+    return InstanceStatus(instance.name, instance.role, instance.annotator, instance.url, instance.pid, running)
+
+
+def start_instances(
+    session: Session, settings: Settings, *, home: LabelStudioHome | None = None, on_progress: Progress | None = None
+) -> list[InstanceStatus]:
+    """Install Label Studio and its template when missing, then (re)start every instance that is down."""
+    home = resolve_home(settings, home)
+    install = None
+    if not home.shared:
+        install = home.install()
+        ls.ensure_template(install, home.template_dir, home.media_root, on_progress=on_progress)
+    records = list(home.state().load().values())
+    out = []
+    for done, instance in enumerate(records, start=1):
+        if instance.managed and not ls.is_running(instance):
+            instance = ls.start(install or home.install(), instance)
+            home.save(instance)
+        mirror_instance(session, instance)
+        out.append(_status(instance))
+        if on_progress:
+            on_progress("start instances", done, len(records))
+    return out
+
+
+def stop_instances(session: Session, settings: Settings, *, home: LabelStudioHome | None = None) -> list[InstanceStatus]:
+    """Stop every local instance (shared servers are left alone)."""
+    home = resolve_home(settings, home)
+    out = []
+    for instance in home.state().load().values():
+        if instance.managed:
+            instance = ls.stop(instance)
+            home.save(instance)
+        mirror_instance(session, instance)
+        out.append(_status(instance))
+    return out
+
+
+def instance_statuses(settings: Settings, *, home: LabelStudioHome | None = None) -> list[InstanceStatus]:
+    """Each instance, whose it is, and whether it answers."""
+    return [_status(i) for i in resolve_home(settings, home).state().load().values()]
+
+
+def new_instance(
+    home: LabelStudioHome, name: str, role: str, annotator: str | None
+) -> ls.LabelStudioInstance:
+    if home.shared:
+        return ls.LabelStudioInstance(
+            name=name, role="shared", port=0, data_dir=home.instances_dir / name, media_root=home.media_root,
+            secret_key="", admin_email="", admin_password="", admin_token=home.shared_token or "",
+            annotator=annotator, external_url=home.shared_url,
+        )
+    install = home.install()
+    template = ls.ensure_template(install, home.template_dir, home.media_root)
+    data_dir = home.instances_dir / name
+    if data_dir.exists() and name not in home.state().load():
+        import shutil
+
+        shutil.rmtree(data_dir)  # left by a run that failed before recording it
+    taken = [i.port for i in home.state().load().values()]
+    return ls.create_instance(
+        install, template, data_dir, home.media_root, name=name, role=role, annotator=annotator, avoid_ports=taken
+    )
