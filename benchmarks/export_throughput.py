@@ -52,8 +52,8 @@ def rows_for(clips: Path, n: int):
     for i in range(1, n + 1):
         label = field.labels[i % 3]
         rows.append(ReleaseRow(
-            item_id=i, source_id=i // 20, source_url=f"https://example.org/{i // 20}", licence="cc-by-4.0",
-            text=f"utterance {i}", audio_path=clips / f"{i}.wav", speaker=f"S{i % 2}", language=("ta", "ml", "bn", "zh")[i % 4],
+            item_id=i, source_id=i // 20, source_uri=f"https://example.org/{i // 20}", licence="cc-by-4.0",
+            text=f"utterance {i}", audio_path=clips / f"{i}.wav", speaker_label=f"S{i % 2}", language=("ta", "ml", "bn", "zh")[i % 4],
             dialogue_id=f"d{i // 20}", utterance_index=i % 20, start_s=float(i % 20), end_s=float(i % 20) + 0.5,
             asr_model="faster-whisper-base", asr_confidence=0.9,
             labels={"sentiment": AggregatedLabel(label, 1.0, {label: 1.0}, 1.0, 3)},

@@ -1,26 +1,43 @@
 """Build a release folder from rows: splits → shards → card → long table → manifest.
 
 The folder is built next to its destination and moved into place at the end, so a failed
-build leaves the previous release (if any) untouched, and a folder that is not a release
-is never overwritten.
+build leaves the previous release (if any) untouched; only a previous export of the same
+project and format is ever replaced (``exports.targets``).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.domain import ConflictError, ValidationError
+from backend.domain import ValidationError
 from exports.card import render_card
-from exports.formats import write_jsonl, write_long_table, write_meld_csv
+from exports.formats import (
+    MELD_SPLIT_NAMES,
+    write_jsonl,
+    write_long_table,
+    write_meld_csv,
+)
 from exports.hf import SplitFiles, ordered_rows, write_shards
-from exports.manifest import MANIFEST_NAME, build_manifest, code_version, write_manifest
+from exports.manifest import (
+    FORMAT_HF,
+    FORMAT_MELD_CSV,
+    build_manifest,
+    code_version,
+    folder_manifest,
+    write_manifest,
+)
 from exports.records import CardContext, ReleaseRow, ReleaseSpec
 from exports.splits import SplitAssignment, assign_splits
+from exports.targets import (
+    check_replaceable_folder,
+    check_replaceable_jsonl,
+    staging_path,
+    swap_in,
+)
 
 ProgressFn = Callable[[str, int, int], None]
 LONG_TABLE_NAME = "annotations.csv"
@@ -49,29 +66,11 @@ def check_rows(rows: Sequence[ReleaseRow], *, allow_simulated: bool) -> None:
         )
 
 
-def _prepare_target(out_dir: Path) -> Path:
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise ConflictError(f"{str(out_dir)!r} is a file; give a folder for the release")
-        if any(out_dir.iterdir()) and not (out_dir / MANIFEST_NAME).is_file():
-            raise ConflictError(
-                f"{str(out_dir)!r} is not empty and holds no release manifest; refusing to overwrite it — give an empty or new folder"
-            )
-    staging = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
+def _staging_for(out_dir: Path, spec: ReleaseSpec, export_format: str) -> Path:
+    check_replaceable_folder(out_dir, project=spec.project, export_format=export_format)
+    staging = staging_path(out_dir)
     staging.mkdir(parents=True)
     return staging
-
-
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-        os.replace(out_dir, old)
-        os.replace(staging, out_dir)
-        shutil.rmtree(old)
-    else:
-        os.replace(staging, out_dir)
 
 
 def build_release(
@@ -95,7 +94,7 @@ def build_release(
     first_field = spec.fields[0].name
     assignment = assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=first_field)
     ordered = ordered_rows(rows)
-    staging = _prepare_target(out_dir)
+    staging = _staging_for(out_dir, spec, FORMAT_HF)
     try:
         written = write_shards(ordered, assignment.split_of, spec, staging, on_progress=on_progress, total=len(ordered))
         card = render_card(spec, ordered, assignment, written, context)
@@ -106,7 +105,7 @@ def build_release(
             model_versions=context.model_versions, code=code if code is not None else code_version(),
         )
         write_manifest(staging, manifest)
-        _swap_in(staging, out_dir)
+        swap_in(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -116,14 +115,35 @@ def build_release(
 
 
 def export_meld(rows: Sequence[ReleaseRow], spec: ReleaseSpec, out_dir: Path, *, allow_simulated: bool = False) -> dict[str, Path]:
-    """MELD-style CSVs and clips, with the same leak-free splits a release would use."""
+    """MELD-style CSVs and clips, with the same leak-free splits a release would use, plus a
+    ``manifest.json`` naming the project, so that only this export is ever replaced by the next."""
     check_rows(rows, allow_simulated=allow_simulated)
     assignment = assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=spec.fields[0].name)
-    return write_meld_csv(ordered_rows(rows), assignment.split_of, spec, Path(out_dir))
+    out_dir = Path(out_dir).resolve()
+    staging = _staging_for(out_dir, spec, FORMAT_MELD_CSV)
+    try:
+        write_meld_csv(ordered_rows(rows), assignment.split_of, spec, staging)
+        write_manifest(staging, folder_manifest(staging, export_format=FORMAT_MELD_CSV, project=spec.project))
+        swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return {split: out_dir / f"{meld}_sent_emo.csv" for split, meld in MELD_SPLIT_NAMES.items()}
 
 
 def export_jsonl(rows: Sequence[ReleaseRow], spec: ReleaseSpec, path: Path, *, allow_simulated: bool = False) -> int:
-    """All rows as JSONL (with their split), plus nothing else; returns the line count."""
+    """All rows as JSONL (with their split and project), plus nothing else; returns the line
+    count. An existing file is replaced only if it is a JSONL export of the same project."""
     check_rows(rows, allow_simulated=allow_simulated)
     assignment = assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=spec.fields[0].name)
-    return write_jsonl(ordered_rows(rows), assignment.split_of, Path(path))
+    path = Path(path).resolve()
+    check_replaceable_jsonl(path, project=spec.project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_path(path)
+    try:
+        n = write_jsonl(ordered_rows(rows), assignment.split_of, staging, project=spec.project)
+        swap_in(staging, path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    return n

@@ -38,6 +38,13 @@ SIZE_CATEGORIES: tuple[tuple[int, str], ...] = (
     (10_000_000, "1M<n<10M"),
 )
 
+SPEAKER_ID_NOTE = (
+    "Speaker ids (`speaker`) are diarization labels scoped to their source, written `src<source_id>/<label>` "
+    "(e.g. `src12/SPEAKER_00`): each id is unique in the corpus, and the same person speaking in two sources "
+    "has two ids (speakers are not linked across sources)."
+)
+"""How the card explains the ``speaker`` column (the scheme of ``exports.records.scoped_speaker_id``)."""
+
 LANGUAGE_NAMES = {"ta": "Tamil", "ml": "Malayalam", "bn": "Bengali", "zh": "Chinese", "en": "English", "hi": "Hindi"}
 _ISO = re.compile(r"^[a-z]{2,3}$")
 
@@ -163,7 +170,7 @@ def card_body(
     out += [_table(["licence", "sources", "items"], [(lic, len(by_licence[lic]), items_by_licence[lic]) for lic in sorted(by_licence)]), ""]
     if context.sources:
         out += ["Sources (provenance columns `source_id`, `source_url`, `source_author` name each row's origin):", ""]
-        out += [_table(["source_id", "title", "author", "licence", "url"], [(s.source_id, s.title, s.author, s.licence, s.uri) for s in sorted(context.sources, key=lambda s: s.source_id)]), ""]
+        out += [_table(["source_id", "title", "author", "licence", "url"], [(s.source_id, s.title, s.author, s.licence, s.url) for s in sorted(context.sources, key=lambda s: s.source_id)]), ""]
     out += ["## Annotation", "", f"Scheme: **{context.scheme_name or spec.project}**.", ""]
     if context.guidelines:
         out += [context.guidelines, ""]
@@ -207,6 +214,8 @@ def card_body(
         _table(["split", "items", "groups", "target"], [(s, st.items[s], st.groups[s], f"{st.target_fractions[s]:.0%}") for s in SPLITS]),
         "",
     ]
+    if any(r.speaker is not None for r in rows):
+        out += [SPEAKER_ID_NOTE, ""]
     if assignment.unbalanced:
         out += ["What could not be balanced:", ""] + [f"- {u}" for u in assignment.unbalanced] + [""]
     else:

@@ -6,12 +6,16 @@ Conversations", ACL) ships ``{train,dev,test}_sent_emo.csv`` with the columns
 StartTime, EndTime`` and clips named ``dia{Dialogue_ID}_utt{Utterance_ID}.mp4``. We keep its
 columns (Season/Episode have no counterpart and are left out), its ``HH:MM:SS,mmm`` times and
 its clip naming, number dialogues from 0 in release order, and append our own columns.
+
+Every CSV cell goes through ``csv_cell``, so that no text cell is run as a formula by the
+spreadsheet a reader opens it in.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,6 +32,31 @@ OUR_COLUMNS: tuple[str, ...] = (
 )
 MELD_SPLIT_NAMES = {"train": "train", "validation": "dev", "test": "test"}
 LONG_TABLE_COLUMNS: tuple[str, ...] = ("item_id", "annotator", "field", "value", "simulated")
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection")."""
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_cell(value: object) -> object:
+    r"""A CSV cell that a spreadsheet shows and never runs.
+
+    Text starting with ``= + - @``, a tab or a carriage return gets a leading ``'`` (the
+    escape OWASP recommends), unless it is a plain number such as ``-1`` or ``+0.5``, which
+    a spreadsheet reads as that number. Numbers (``int``, ``float``, ``bool``) stay numbers.
+
+    >>> csv_cell('=HYPERLINK("http://evil.example")')
+    '\'=HYPERLINK("http://evil.example")'
+    >>> csv_cell("-1"), csv_cell(-1.5), csv_cell("-1+2")
+    ('-1', -1.5, "'-1+2")
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_row(cells: Iterable[object]) -> list[object]:
+    """``cells`` through ``csv_cell``: what every CSV this package writes passes to ``writerow``."""
+    return [csv_cell(c) for c in cells]
 
 
 def meld_time(seconds: float | None) -> str:
@@ -85,7 +114,7 @@ def write_meld_csv(
         paths[split] = path
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow([*MELD_COLUMNS, *OUR_COLUMNS, *extra_fields])
+            writer.writerow(csv_row([*MELD_COLUMNS, *OUR_COLUMNS, *extra_fields]))
             sr = 0
             for r in rows:
                 if split_of[r.item_id] != split:
@@ -99,13 +128,13 @@ def write_meld_csv(
                 if r.video_path is not None:
                     video = f"{meld_split}/dia{d}_utt{u}{Path(r.video_path).suffix}"
                     _copy(Path(r.video_path), out_dir / video)
-                writer.writerow([
+                writer.writerow(csv_row([
                     sr, r.text, r.speaker or "", _label(r, "emotion"), _label(r, "sentiment"), d, u,
                     meld_time(r.start_s), meld_time(r.end_s),
                     r.item_id, r.dialogue_id or "", r.language or "", r.source_id, r.source_url, r.licence, clip, video,
-                    r.asr_model or "", "" if r.asr_confidence is None else repr(r.asr_confidence), int(r.simulated),
+                    r.asr_model or "", "" if r.asr_confidence is None else r.asr_confidence, int(r.simulated),
                     *(_label(r, name) for name in extra_fields),
-                ])
+                ]))
     return paths
 
 
@@ -118,9 +147,10 @@ def _copy(src: Path, dest: Path) -> None:
     shutil.copyfile(src, dest)
 
 
-def row_json(row: ReleaseRow, split: str) -> dict[str, Any]:
-    """A row as one JSON object: labels by name, every judgement, clip paths as given."""
+def row_json(row: ReleaseRow, split: str, project: str) -> dict[str, Any]:
+    """A row as one JSON object: its project, labels by name, every judgement, clip paths as given."""
     return {
+        "project": project,
         "item_id": row.item_id,
         "split": split,
         "audio_path": str(row.audio_path) if row.audio_path is not None else None,
@@ -142,13 +172,13 @@ def row_json(row: ReleaseRow, split: str) -> dict[str, Any]:
     }
 
 
-def write_jsonl(rows: Iterable[ReleaseRow], split_of: dict[int, str], path: Path) -> int:
+def write_jsonl(rows: Iterable[ReleaseRow], split_of: dict[int, str], path: Path, *, project: str) -> int:
     """One JSON object per line (UTF-8, keys in a fixed order); returns the number of lines."""
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     with path.open("w", encoding="utf-8") as fh:
         for r in rows:
-            fh.write(json.dumps(row_json(r, split_of[r.item_id]), ensure_ascii=False) + "\n")
+            fh.write(json.dumps(row_json(r, split_of[r.item_id], project), ensure_ascii=False) + "\n")
             n += 1
     return n
 
@@ -163,10 +193,10 @@ def write_long_table(rows: Iterable[ReleaseRow], path: Path) -> int:
     n = 0
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(LONG_TABLE_COLUMNS)
+        writer.writerow(csv_row(LONG_TABLE_COLUMNS))
         for r in rows:
             for name in sorted(r.judgements):
                 for j in sorted(r.judgements[name], key=lambda j: (j.annotator, j.value)):
-                    writer.writerow([r.item_id, j.annotator, name, j.value, int(j.simulated)])
+                    writer.writerow(csv_row([r.item_id, j.annotator, name, j.value, int(j.simulated)]))
                     n += 1
     return n

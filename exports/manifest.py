@@ -18,6 +18,10 @@ from typing import Any
 from exports.records import ReleaseRow, ReleaseSpec
 
 MANIFEST_NAME = "manifest.json"
+FORMAT_HF = "hf"
+FORMAT_MELD_CSV = "meld-csv"
+FORMAT_JSONL = "jsonl"
+"""Export formats, as ``mmcurate export <format>`` names them and manifests record them."""
 
 
 def code_version(repo_root: Path | None = None) -> str:
@@ -84,6 +88,7 @@ def build_manifest(
     for asr in sorted({r.asr_model for r in rows if r.asr_model}):
         models.setdefault(f"asr:{asr}", asr)
     return {
+        "format": FORMAT_HF,
         "project": spec.project,
         "version": spec.version,
         "seed": spec.seed,
@@ -94,6 +99,12 @@ def build_manifest(
         "splits": dict(split_counts),
         "files": file_hashes(folder),
     }
+
+
+def folder_manifest(folder: Path, *, export_format: str, project: str) -> dict[str, Any]:
+    """The manifest of a folder export other than a release (MELD-style CSV): its format,
+    project and the files written, so a later export can recognise and replace it."""
+    return {"format": export_format, "project": project, "files": file_hashes(folder)}
 
 
 def write_manifest(folder: Path, manifest: Mapping[str, Any]) -> Path:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from backend.domain import GateVerdict, ValidationError, ValueKind
 
@@ -22,6 +23,43 @@ SUPPORTED_KINDS: tuple[ValueKind, ...] = (ValueKind.NOMINAL, ValueKind.ORDINAL)
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
+_WEB_SCHEMES = ("http", "https")
+
+
+def scoped_speaker_id(source_id: int, speaker_label: str) -> str:
+    """The release-wide id of a diarized speaker: ``src<source_id>/<label>``.
+
+    Diarization labels (``SPEAKER_00``) are local to their source, so the same label in two
+    sources names two speakers as far as a release knows (linking them is not done).
+
+    >>> scoped_speaker_id(12, "SPEAKER_00")
+    'src12/SPEAKER_00'
+    """
+    return f"src{source_id}/{speaker_label}"
+
+
+def public_source_url(uri: str) -> str:
+    r"""What a release publishes about where a source came from.
+
+    An ``http``/``https`` URL is published as it is, less any ``user:password@``; anything
+    else (a local path, a ``file://`` URI, another scheme) only by its file name, so the
+    curator's folders never leave their machine.
+
+    >>> public_source_url("https://ana:secret@example.org/watch?v=3")
+    'https://example.org/watch?v=3'
+    >>> public_source_url("file:///home/ana/corpus/clip%201.mp4")
+    'clip 1.mp4'
+    >>> public_source_url("/home/ana/corpus/clip.mp4")
+    'clip.mp4'
+    >>> public_source_url("C:\\Users\\ana\\clip.mp4")
+    'clip.mp4'
+    """
+    parts = urlsplit(uri.strip())
+    if parts.scheme.lower() in _WEB_SCHEMES and parts.netloc:
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    path = unquote(parts.path) if len(parts.scheme) > 1 else uri.strip()
+    return re.split(r"[/\\]", path.rstrip("/\\"))[-1]
 
 
 @dataclass(frozen=True)
@@ -89,20 +127,20 @@ class AnnotatorJudgement:
 class ReleaseRow:
     """One exported item: media, text, provenance, gold labels and every raw judgement.
 
-    ``speaker_key`` identifies a speaker across the whole release (default: the speaker label
-    scoped to its source, since diarization labels are per source); splits keep every speaker
-    key, source and dialogue inside one split.
+    The fields hold what the curator's database holds; the properties ``speaker`` and
+    ``source_url`` are what every export format publishes: the speaker scoped to its source
+    (``src12/SPEAKER_00``, see ``scoped_speaker_id``) and the source's web URL or bare file
+    name (``public_source_url``). Splits keep every source, speaker and dialogue inside one split.
     """
 
     item_id: int
     source_id: int
-    source_url: str
+    source_uri: str
     licence: str
     text: str = ""
     audio_path: Path | None = None
     video_path: Path | None = None
-    speaker: str | None = None
-    speaker_key: str | None = None
+    speaker_label: str | None = None
     language: str | None = None
     dialogue_id: str | None = None
     utterance_index: int = 0
@@ -115,6 +153,16 @@ class ReleaseRow:
     labels: Mapping[str, AggregatedLabel] = field(default_factory=dict)
     judgements: Mapping[str, tuple[AnnotatorJudgement, ...]] = field(default_factory=dict)
     simulated: bool = False
+
+    @property
+    def speaker(self) -> str | None:
+        """The published speaker id, unique in the release (``None`` without a speaker)."""
+        return scoped_speaker_id(self.source_id, self.speaker_label) if self.speaker_label is not None else None
+
+    @property
+    def source_url(self) -> str:
+        """The published origin: the web URL, or only the file name of a local source."""
+        return public_source_url(self.source_uri)
 
     def descriptive_columns(self) -> dict[str, object]:
         """Text, position and provenance columns, in the order every export format writes them."""
@@ -140,8 +188,8 @@ class ReleaseRow:
     def group_keys(self) -> tuple[str, ...]:
         """Keys that must not be shared across splits (source, speaker, dialogue)."""
         keys = [f"source:{self.source_id}"]
-        if self.speaker is not None or self.speaker_key is not None:
-            keys.append(f"speaker:{self.speaker_key or f'{self.source_id}/{self.speaker}'}")
+        if self.speaker is not None:
+            keys.append(f"speaker:{self.speaker}")
         if self.dialogue_id is not None:
             keys.append(f"dialogue:{self.dialogue_id}")
         return tuple(keys)
@@ -214,13 +262,17 @@ class AgreementRecord:
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """A source as the card lists it (provenance and licence)."""
+    """A source as the card lists it (provenance and licence); ``url`` is what is published."""
 
     source_id: int
     uri: str
     licence: str
     title: str | None = None
     author: str | None = None
+
+    @property
+    def url(self) -> str:
+        return public_source_url(self.uri)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import typer
 from backend.cli.context import db_session, settings
 from backend.cli.output import emit_json_lines, emit_table, json_line, progress_bar
 from backend.services import release as release_service
+from backend.services import takedown as takedown_service
 
 export_app = typer.Typer(
     help="Release folders: Hugging Face dataset, MELD-style CSV, JSONL.\n\n"
@@ -136,26 +137,17 @@ def release_publish(
 
 @release_app.command("list")
 def release_list(project: ProjectOption, as_json: JsonOption = False) -> None:
-    """List the recorded releases of a project.
+    """List the recorded releases of a project, where each was published, and the taken-down
+    sources each still holds (those are not published again).
 
     Example: mmcurate release list --project demo --json
     """
-    from sqlalchemy import select
-
-    from backend.db.models import Release
-    from backend.repositories import projects as project_repo
-
     with db_session() as session:
-        p = project_repo.get(session, project)
-        records = [
-            {"id": r.id, "version": r.version, "path": r.path, "items": r.manifest.get("inputs", {}).get("items"),
-             "published_repo": r.published_repo, "published_revision": r.published_revision, "created_at": r.created_at}
-            for r in session.scalars(select(Release).where(Release.project_id == p.id).order_by(Release.id))
-        ]
+        records = release_service.list_releases(session, project)
     if as_json:
         emit_json_lines(records)
     else:
-        emit_table(records, ["id", "version", "items", "published_repo", "path"])
+        emit_table(records, ["id", "version", "items", "published_repo", "published_revision", "taken_down_sources", "path"])
 
 
 @source_app.command("takedown")
@@ -164,22 +156,26 @@ def source_takedown(
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the source).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Exclude a source from every future release and list the past releases that contained it.
+    """Exclude a source from every future release and list the past releases (and Hub revisions) that contained it.
 
     Example: mmcurate source takedown 12 --reason "uploader asked for removal"
     """
     with db_session() as session:
-        result = release_service.takedown(session, source_id, reason=reason)
+        result = takedown_service.takedown(session, source_id, reason=reason)
     if as_json:
         typer.echo(json_line(result.to_dict()))
         return
     state = "was already taken down" if result.already else "taken down"
     typer.echo(f"source {result.source_id} ({result.uri}) {state} at {result.taken_down_at.isoformat()}; excluded from future releases")
-    if result.releases:
-        typer.echo("past releases containing it (withdraw or re-release them):")
-        emit_table(list(result.releases), ["version", "items", "published_repo", "path"])
-    else:
+    if not result.releases:
         typer.echo("no past release contained it")
+        return
+    typer.echo(f"past releases containing it (they will not be published again; build a new one with "
+               f"`mmcurate export hf --project {result.project}`):")
+    emit_table(list(result.releases), ["version", "items", "published_repo", "published_revision", "path"])
+    for r in result.published:
+        typer.echo(f"still on the Hub: {r['published_repo']} at revision {r['published_revision']} (tag {r['version']}); "
+                   "a new release replaces main but not this tag — delete the tag (or the repository) on the Hub to withdraw it")
 
 
 def register(app: typer.Typer) -> None:

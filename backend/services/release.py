@@ -15,7 +15,6 @@ import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -36,12 +35,18 @@ from backend.db.models import (
     Release,
     ReleaseItem,
     Source,
-    Speaker,
     StageRun,
     Utterance,
 )
-from backend.domain import ConflictError, NotFoundError, ValidationError, ValueKind, from_ms
+from backend.domain import (
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    ValueKind,
+    from_ms,
+)
 from backend.repositories import projects as project_repo
+from backend.services.takedown import is_taken_down, taken_down_sources_in
 from exports.records import (
     AggregatedLabel,
     AgreementRecord,
@@ -191,7 +196,6 @@ def gather(session: Session, project_name: str, *, data_dir: Path, field_names: 
             select(Utterance).join(Item, Item.id == Utterance.item_id).where(Item.project_id == project.id)
         )
     }
-    speakers = {s.id: s for s in session.scalars(select(Speaker).where(Speaker.project_id == project.id))}
     gold: dict[int, dict[str, AggregatedLabelRow]] = defaultdict(dict)
     for row in session.scalars(select(AggregatedLabelRow).where(AggregatedLabelRow.project_id == project.id)):
         if row.field in names:
@@ -217,7 +221,7 @@ def gather(session: Session, project_name: str, *, data_dir: Path, field_names: 
         if item.filter_status != "kept":
             excluded["filtered"] += 1
             continue
-        if source.taken_down_at is not None or source.status == "taken_down":
+        if is_taken_down(source):
             excluded["taken_down"] += 1
             continue
         if not licence_allowed(source.licence, project.allowed_licences or []):
@@ -227,7 +231,7 @@ def gather(session: Session, project_name: str, *, data_dir: Path, field_names: 
             excluded["unlabelled"] += 1
             continue
         utt = utterances.get(item.id)
-        rows.append(_row(item, utt, source, speakers, gold.get(item.id, {}), judgements.get(item.id, {}), data_dir))
+        rows.append(_row(item, utt, source, gold.get(item.id, {}), judgements.get(item.id, {}), data_dir))
 
     used_sources = sorted({r.source_id for r in rows})
     context = CardContext(
@@ -247,19 +251,13 @@ def gather(session: Session, project_name: str, *, data_dir: Path, field_names: 
     return ReleaseInputs(project, rows, fields, context, dict(excluded))
 
 
-def _row(item, utt, source, speakers, gold, judged, data_dir: Path) -> ReleaseRow:  # type: ignore[no-untyped-def]
+def _row(item, utt, source, gold, judged, data_dir: Path) -> ReleaseRow:  # type: ignore[no-untyped-def]
     def resolve(path: str | None) -> Path | None:
         if not path:
             return None
         p = Path(path)
         return p if p.is_absolute() else data_dir / p
 
-    speaker = speaker_key = None
-    if utt is not None:
-        speaker = utt.speaker_label
-        named = speakers.get(utt.speaker_id) if utt.speaker_id is not None else None
-        if named is not None and named.name:
-            speaker_key = f"name:{named.name}"
     labels = {}
     for name, g in gold.items():
         if isinstance(g.value, str) or g.value is None:
@@ -275,13 +273,12 @@ def _row(item, utt, source, speakers, gold, judged, data_dir: Path) -> ReleaseRo
     return ReleaseRow(
         item_id=item.id,
         source_id=source.id,
-        source_url=source.uri,
+        source_uri=source.uri,
         licence=source.licence or "unknown",
         text=item.text or "",
         audio_path=audio,
         video_path=resolve(utt.clip_video_path) if utt is not None else None,
-        speaker=speaker,
-        speaker_key=speaker_key,
+        speaker_label=utt.speaker_label if utt is not None else None,
         language=item.language,
         dialogue_id=item.dialogue_id,
         utterance_index=item.turn_index or 0,
@@ -501,12 +498,41 @@ def get_release(session: Session, project_name: str, version: str | None = None)
     return release
 
 
+def refuse_taken_down(session: Session, release: Release, project_name: str) -> None:
+    """A ``ConflictError`` naming every taken-down source with items in ``release``."""
+    sources = taken_down_sources_in(session, release.id)
+    if sources:
+        named = "; ".join(f"source {s.id} {s.title!r} ({s.uri})" if s.title else f"source {s.id} ({s.uri})" for s in sources)
+        raise ConflictError(
+            f"release {release.version} of {project_name!r} holds items of taken-down sources: {named}; it will not be "
+            f"published — build a new release without them (`mmcurate export hf --project {project_name}`) and publish that"
+        )
+
+
+def list_releases(session: Session, project_name: str) -> list[dict[str, Any]]:
+    """Every recorded release of a project, oldest first, with where it was published and the
+    ids of taken-down sources it still holds (such a release is not published again)."""
+    project = project_repo.get(session, project_name)
+    releases = list(session.scalars(select(Release).where(Release.project_id == project.id).order_by(Release.id)))
+    return [
+        {"id": r.id, "version": r.version, "path": r.path, "items": (r.manifest or {}).get("inputs", {}).get("items"),
+         "published_repo": r.published_repo, "published_revision": r.published_revision, "created_at": r.created_at,
+         "taken_down_sources": [s.id for s in taken_down_sources_in(session, r.id)]}
+        for r in releases
+    ]
+
+
 def publish(session: Session, project_name: str, repo_id: str, *, version: str | None = None, private: bool = True,
             on_progress: Progress | None = None) -> dict[str, Any]:
-    """Push a recorded release to a Hub repository and remember where it went."""
+    """Push a recorded release to a Hub repository and remember where it went.
+
+    Refused before any network call when the release holds items of a source taken down
+    since it was built (``refuse_taken_down``).
+    """
     from exports.hub import publish_release
 
     release = get_release(session, project_name, version)
+    refuse_taken_down(session, release, project_name)
     if not release.path or not Path(release.path).is_dir():
         raise NotFoundError(
             f"release {release.version} was built at {release.path!r}, which no longer exists; rebuild it with "
@@ -525,49 +551,3 @@ def publish(session: Session, project_name: str, repo_id: str, *, version: str |
     session.flush()
     return {"project": project_name, "version": release.version, "repo": repo_id, "tag": result.tag,
             "commit": result.commit_oid, "created": result.created, "url": result.url}
-
-
-@dataclass(frozen=True)
-class TakedownResult:
-    """A source taken down, and the past releases that contained items of it."""
-
-    source_id: int
-    project: str
-    uri: str
-    taken_down_at: datetime
-    already: bool
-    releases: tuple[dict[str, Any], ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"source_id": self.source_id, "project": self.project, "uri": self.uri,
-                "taken_down_at": self.taken_down_at.isoformat(), "already_taken_down": self.already,
-                "releases": list(self.releases)}
-
-
-def takedown(session: Session, source_id: int, *, reason: str | None = None) -> TakedownResult:
-    """Exclude a source from every future release; list the past releases that contained it.
-
-    Idempotent: a second takedown changes nothing and reports the first one's time.
-    """
-    source = session.get(Source, source_id)
-    if source is None:
-        raise NotFoundError(f"no source with id {source_id}; see `mmcurate sources list --project P`")
-    project = session.get(Project, source.project_id)
-    already = source.taken_down_at is not None
-    if not already:
-        source.taken_down_at = datetime.now(timezone.utc)
-        source.status = "taken_down"
-        source.extra = {**(source.extra or {}), "takedown_reason": reason} if reason else source.extra
-        session.flush()
-    counts: dict[int, int] = defaultdict(int)
-    for release_id in session.scalars(select(ReleaseItem.release_id).where(ReleaseItem.source_id == source_id)):
-        counts[release_id] += 1
-    releases = []
-    for release in session.scalars(select(Release).where(Release.id.in_(list(counts))).order_by(Release.id)):
-        releases.append({"release_id": release.id, "version": release.version, "items": counts[release.id],
-                         "path": release.path, "published_repo": release.published_repo,
-                         "published_revision": release.published_revision})
-    taken = source.taken_down_at
-    if taken.tzinfo is None:
-        taken = taken.replace(tzinfo=timezone.utc)
-    return TakedownResult(source.id, project.name if project else "?", source.uri, taken, already, tuple(releases))

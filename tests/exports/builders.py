@@ -40,11 +40,11 @@ def make_rows(clip_dir: Path, n_sources: int = 6, per_source: int = 4, simulated
             rows.append(ReleaseRow(
                 item_id=item,
                 source_id=100 + s,
-                source_url=f"https://example.org/video/{s}",
+                source_uri=f"https://example.org/video/{s}",
                 licence="cc-by-4.0",
                 text=f"utterance {u} of source {s}",
                 audio_path=write_wav(clip_dir / f"{item}.wav", item),
-                speaker=f"SPEAKER_0{u % 2}",
+                speaker_label=f"SPEAKER_0{u % 2}",
                 language=langs[s % len(langs)],
                 dialogue_id=f"src{s}",
                 utterance_index=u,

@@ -480,3 +480,17 @@ class LoopbackHub(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+def serve_hub_for_client(monkeypatch: Any, token: str = "hf_loopback_test_token") -> LoopbackHub:
+    """Start a loopback Hub and point the real ``huggingface_hub`` client at it (env and constants,
+    restored by ``monkeypatch``); the caller stops it."""
+    from huggingface_hub import constants
+
+    hub = LoopbackHub(token=token).start()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # only 127.0.0.1 is reached
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_PROGRESS_BARS", True)
+    monkeypatch.setenv("HF_ENDPOINT", hub.base_url)
+    monkeypatch.setenv("HF_TOKEN", token)
+    return hub

@@ -185,3 +185,58 @@ def test_items_without_audio_load_with_an_empty_audio_column(tmp_path):
     ds = load(build.folder, tmp_path / "cache")
     texts = {e["item_id"]: e["audio"] for s in ds for e in ds[s]}
     assert [i for i, audio in sorted(texts.items()) if audio is None] == [r.item_id for r in rows if r.source_id == 101]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_folder_with_a_foreign_manifest_and_user_files_is_left_untouched(release_inputs, tmp_path):
+    # Regression: `export hf --out DIR` deleted any folder that had a manifest.json.
+    rows, spec = release_inputs
+    mine = tmp_path / "thesis"
+    (mine / "data").mkdir(parents=True)
+    (mine / "manifest.json").write_text('{"name": "my thesis corpus", "files": ["data/take1.wav"]}')
+    (mine / "data" / "take1.wav").write_bytes(b"RIFF my only recording")
+    (mine / "notes.txt").write_text("keep me")
+    before = snapshot(mine)
+    with pytest.raises(ConflictError, match=(
+        r"thesis' is not empty and holds no release manifest \(it holds data, data/take1\.wav, manifest\.json, notes\.txt\); "
+        r"refusing to overwrite it and nothing was deleted — give an empty or new folder with --out"
+    )):
+        build_release(rows, spec, CardContext(), mine, code="x")
+    assert snapshot(mine) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis"]
+
+
+def test_a_release_of_another_project_is_not_replaced(release_inputs, tmp_path):
+    rows, spec = release_inputs
+    other = build_release(rows, dataclasses.replace(spec, project="other"), CardContext(), tmp_path / "rel", code="x")
+    before = snapshot(other.folder)
+    with pytest.raises(ConflictError, match=r"rel' holds a hf export of project 'other', not a hf export of 'demo'; nothing was deleted"):
+        build_release(rows, spec, CardContext(), tmp_path / "rel", code="x")
+    assert snapshot(other.folder) == before
+
+
+def test_a_release_folder_holding_files_a_release_does_not_write_is_not_replaced(release_inputs, tmp_path):
+    rows, spec = release_inputs
+    first = build_release(rows, spec, CardContext(), tmp_path / "rel", code="x")
+    (first.folder / "data" / "default" / "my-extra.parquet").write_bytes(b"mine")
+    (first.folder / "analysis").mkdir()
+    before = snapshot(first.folder)
+    with pytest.raises(ConflictError, match=(
+        r"rel' holds a hf export of 'demo' plus files an export does not write "
+        r"\(analysis, data/default/my-extra\.parquet\); nothing was deleted — move them out of the folder"
+    )):
+        build_release(rows, dataclasses.replace(spec, version="1.1.0"), CardContext(), tmp_path / "rel", code="x")
+    assert snapshot(first.folder) == before and (first.folder / "analysis").is_dir()
+
+
+def test_a_previous_release_of_the_same_project_is_replaced(release_inputs, tmp_path):
+    rows, spec = release_inputs
+    build_release(rows, spec, CardContext(), tmp_path / "rel", code="x")
+    again = build_release(rows[:12], dataclasses.replace(spec, version="1.1.0"), CardContext(), tmp_path / "rel", code="x")
+    manifest = json.loads((again.folder / "manifest.json").read_text())
+    assert (manifest["format"], manifest["project"], manifest["version"]) == ("hf", "demo", "1.1.0")
+    assert verify_manifest(again.folder) == [] and manifest["inputs"]["items"] == 12
+    assert [p.name for p in tmp_path.iterdir()] == ["rel"]

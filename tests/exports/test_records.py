@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.domain import ValidationError, ValueKind
-from exports.records import LabelField
+from exports.records import LabelField, ReleaseRow, public_source_url, scoped_speaker_id
 from tests.exports.builders import SENTIMENT, make_spec
 
 
@@ -37,3 +37,25 @@ def test_split_fractions_must_sum_to_one():
 def test_repeated_fields_are_refused():
     with pytest.raises(ValidationError, match="field names repeat"):
         make_spec(fields=(SENTIMENT, SENTIMENT))
+
+
+@pytest.mark.parametrize(("uri", "published"), [
+    ("https://example.org/watch?v=3", "https://example.org/watch?v=3"),
+    ("https://ana:secret@example.org/v.mp4", "https://example.org/v.mp4"),
+    ("http://[::1]:8080/v.mp4", "http://[::1]:8080/v.mp4"),
+    ("file:///home/ana/corpus/clip%201.mp4", "clip 1.mp4"),
+    ("/home/ana/corpus/clip.mp4", "clip.mp4"),
+    ("corpus/clip.mp4", "clip.mp4"),
+    ("C:\\Users\\ana\\clip.mp4", "clip.mp4"),
+    ("s3://bucket/private/clip.wav", "clip.wav"),
+])
+def test_a_source_is_published_by_its_web_url_or_only_its_file_name(uri, published):
+    # Regression: `source_url` published the curator's absolute local file paths.
+    assert public_source_url(uri) == published
+    assert ReleaseRow(item_id=1, source_id=1, source_uri=uri, licence="x").source_url == published
+
+
+def test_speaker_ids_are_scoped_to_their_source():
+    row = ReleaseRow(item_id=1, source_id=12, source_uri="u", licence="x", speaker_label="SPEAKER_00")
+    assert row.speaker == scoped_speaker_id(12, "SPEAKER_00") == "src12/SPEAKER_00"
+    assert ReleaseRow(item_id=2, source_id=12, source_uri="u", licence="x").speaker is None

@@ -12,9 +12,9 @@ from exports.splits import assign_splits, leakage_groups
 
 
 def row(item_id: int, source: int, speaker: str | None = None, label: str = "pos", language: str = "ta",
-        speaker_key: str | None = None, dialogue: str | None = None) -> ReleaseRow:
-    return ReleaseRow(item_id=item_id, source_id=source, source_url=f"u{source}", licence="cc-by-4.0",
-                      speaker=speaker, speaker_key=speaker_key, dialogue_id=dialogue, language=language,
+        dialogue: str | None = None) -> ReleaseRow:
+    return ReleaseRow(item_id=item_id, source_id=source, source_uri=f"u{source}", licence="cc-by-4.0",
+                      speaker_label=speaker, dialogue_id=dialogue, language=language,
                       labels={"sentiment": AggregatedLabel(label)})
 
 
@@ -22,16 +22,14 @@ rows_strategy = st.lists(
     st.tuples(
         st.integers(0, 12),                      # source
         st.sampled_from(["A", "B", "C", None]),  # speaker label
-        st.booleans(),                           # speaker known across sources?
         st.sampled_from(["pos", "neg", "neu"]),
         st.sampled_from(["ta", "ml", "bn", "zh"]),
         st.one_of(st.none(), st.integers(0, 5)),  # dialogue (may span sources, like a chat thread)
     ),
     min_size=0, max_size=60,
 ).map(lambda specs: [
-    row(i + 1, src, spk, lab, lang, speaker_key=(f"global-{spk}" if glob and spk else None),
-        dialogue=(f"d{dia}" if dia is not None else None))
-    for i, (src, spk, glob, lab, lang, dia) in enumerate(specs)
+    row(i + 1, src, spk, lab, lang, dialogue=(f"d{dia}" if dia is not None else None))
+    for i, (src, spk, lab, lang, dia) in enumerate(specs)
 ])
 
 
@@ -55,11 +53,14 @@ def test_same_rows_and_seed_give_the_same_assignment_whatever_the_input_order(ro
     assert a.split_of == b.split_of
 
 
-def test_speaker_labels_are_scoped_to_their_source_unless_a_global_key_is_given():
-    local = [row(1, 1, "SPEAKER_00"), row(2, 2, "SPEAKER_00")]
-    assert len(leakage_groups(local)) == 2
-    shared = [row(1, 1, "Ross", speaker_key="Ross"), row(2, 2, "Ross", speaker_key="Ross")]
-    assert len(leakage_groups(shared)) == 1
+def test_speaker_labels_are_scoped_to_their_source_in_the_split_and_the_published_id():
+    # Regression: SPEAKER_00 of four sources was published as one speaker spread over train,
+    # validation and test; it is four speakers, each kept inside one split under its own id.
+    rows = [row(i, 10 + i, "SPEAKER_00") for i in range(1, 5)]
+    assert [r.speaker for r in rows] == ["src11/SPEAKER_00", "src12/SPEAKER_00", "src13/SPEAKER_00", "src14/SPEAKER_00"]
+    assert [r.group_keys[1] for r in rows] == [f"speaker:{r.speaker}" for r in rows]
+    assert len(leakage_groups(rows)) == 4
+    assert len(set(assign_splits(rows, seed=0).split_of.values())) == 3
 
 
 def test_many_small_groups_are_stratified_close_to_the_targets():

@@ -84,6 +84,16 @@ def test_release_publish_pushes_to_the_hub_named_by_hf_endpoint(cli, seeded, tmp
         assert code == 0 and "nothing changed" in out
         code, out, _ = cli("release", "list", "--project", "demo", "--json")
         assert json.loads(out)["published_repo"] == "lab/demo"
+        code, out, _ = cli("source", "takedown", str(seeded.source_ids[0]))
+        assert code == 0
+        assert (f"still on the Hub: lab/demo at revision {result['commit']} (tag 1.0.0); a new release replaces main "
+                "but not this tag — delete the tag (or the repository) on the Hub to withdraw it") in out
+        requests = len(hub.state.requests)
+        code, out, err = cli("release", "publish", "--project", "demo", "--repo", "lab/demo")
+        assert code == 1 and len(hub.state.requests) == requests
+        assert err.startswith(f"error: release 1.0.0 of 'demo' holds items of taken-down sources: source {seeded.source_ids[0]} 'video 0'")
+        code, out, _ = cli("release", "list", "--project", "demo", "--json")
+        assert json.loads(out)["taken_down_sources"] == [seeded.source_ids[0]]
     finally:
         hub.stop()
 

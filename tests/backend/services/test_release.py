@@ -7,11 +7,13 @@ import json
 import pytest
 from sqlalchemy import select
 
-from backend.db.models import Release, ReleaseItem, Source
+from backend.db.models import Item, Release, ReleaseItem
 from backend.domain import ConflictError, NotFoundError, ValidationError
 from backend.services import release as release_service
+from backend.services import takedown as takedown_service
 from backend.services.release import ReleaseOptions, item_agreement, licence_allowed
 from tests.backend.services.release_db import seed_project
+from tests.exports.hub_server import serve_hub_for_client
 
 
 def test_item_agreement_is_the_share_of_agreeing_pairs():
@@ -51,8 +53,10 @@ def test_release_rows_carry_judgements_gold_and_provenance(session, settings):
     assert [j.annotator for j in row.judgements["sentiment"]] == ["ann-001", "ann-002", "ann-003"]
     assert row.labels["sentiment"].agreement == pytest.approx(1 / 3)
     assert row.audio_path == settings.data_dir / "clips" / f"{row.item_id}.wav"
-    assert (row.start_s, row.end_s, row.speaker) == (0.0, 1.5, "SPEAKER_00")
-    assert row.source_url.startswith("file:///corpus/") and row.licence == "cc-by-4.0"
+    assert (row.start_s, row.end_s, row.speaker_label) == (0.0, 1.5, "SPEAKER_00")
+    assert row.speaker == f"src{row.source_id}/SPEAKER_00"
+    assert row.source_uri.startswith("file:///corpus/") and row.source_url == row.source_uri.rsplit("/", 1)[1]
+    assert row.licence == "cc-by-4.0"
 
 
 def test_simulated_judgements_need_allow_simulated(session, settings):
@@ -62,28 +66,6 @@ def test_simulated_judgements_need_allow_simulated(session, settings):
     assert session.scalars(select(Release)).all() == []
     summary = release_service.build(session, ReleaseOptions(project="demo", allow_simulated=True), data_dir=settings.data_dir)
     assert summary.items == 14
-
-
-def test_takedown_excludes_the_source_and_names_past_releases(session, settings):
-    seeded = seed_project(session, settings.data_dir)
-    first = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
-    session.commit()
-    target = seeded.source_ids[0]
-    result = release_service.takedown(session, target, reason="uploader request")
-    session.commit()
-    assert not result.already
-    assert [(r["version"], r["items"]) for r in result.releases] == [("1.0.0", 3)]
-    assert session.get(Source, target).status == "taken_down"
-    second = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
-    assert second.version == "1.1.0" and second.items == first.items - 3
-    assert second.excluded["taken_down"] == 3
-    again = release_service.takedown(session, target)
-    assert again.already and again.taken_down_at == result.taken_down_at
-
-
-def test_takedown_of_an_unknown_source_says_so(session, settings):
-    with pytest.raises(NotFoundError, match="no source with id 999"):
-        release_service.takedown(session, 999)
 
 
 def test_rebuilding_a_version_with_the_same_content_changes_nothing(session, settings, tmp_path):
@@ -105,7 +87,7 @@ def test_a_version_with_different_content_is_a_conflict_and_keeps_the_old_folder
     seeded = seed_project(session, settings.data_dir)
     a = release_service.build(session, ReleaseOptions(project="demo", version="1.0.0"), data_dir=settings.data_dir)
     before = (a.path / "manifest.json").read_bytes()
-    release_service.takedown(session, seeded.source_ids[0])
+    takedown_service.takedown(session, seeded.source_ids[0])
     with pytest.raises(ConflictError, match=r"release 1\.0\.0 of 'demo' already exists with different content.*next: 1\.1\.0"):
         release_service.build(session, ReleaseOptions(project="demo", version="1.0.0"), data_dir=settings.data_dir)
     assert (a.path / "manifest.json").read_bytes() == before
@@ -127,7 +109,7 @@ def test_publishing_a_version_whose_folder_was_overwritten_by_a_later_one_is_ref
     seeded = seed_project(session, settings.data_dir)
     out = tmp_path / "release"
     release_service.build(session, ReleaseOptions(project="demo", out_dir=out), data_dir=settings.data_dir)
-    release_service.takedown(session, seeded.source_ids[0])
+    session.get(Item, seeded.item_ids[0]).filter_status = "filtered"
     release_service.build(session, ReleaseOptions(project="demo", out_dir=out), data_dir=settings.data_dir)
     with pytest.raises(ConflictError, match=r"now holds release '1\.1\.0', not 1\.0\.0; rebuild it"):
         release_service.publish(session, "demo", "org/demo", version="1.0.0")
@@ -145,3 +127,28 @@ def test_free_text_fields_of_a_scheme_are_not_mistaken_for_labels(session, setti
     inputs = release_service.gather(session, "demo", data_dir=settings.data_dir)
     assert [f.name for f in inputs.fields] == ["sentiment"]
     assert any("transcript (free_text)" in note for note in inputs.context.limitations)
+
+
+@pytest.fixture()
+def hub(monkeypatch):
+    server = serve_hub_for_client(monkeypatch)
+    yield server
+    server.stop()
+
+
+def test_a_release_holding_a_taken_down_source_is_refused_before_any_hub_call(session, settings, hub):
+    # Regression: after `source takedown`, `release publish` still pushed the old release.
+    seeded = seed_project(session, settings.data_dir)
+    release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    target = seeded.source_ids[0]
+    takedown_service.takedown(session, target)
+    with pytest.raises(ConflictError, match=(
+        rf"release 1\.0\.0 of 'demo' holds items of taken-down sources: source {target} 'video 0' "
+        r"\(file:///corpus/video0\.mp4\); it will not be published — build a new release without them "
+        r"\(`mmcurate export hf --project demo`\)"
+    )):
+        release_service.publish(session, "demo", "lab/demo")
+    assert hub.state.requests == [] and hub.state.repos == {}
+    release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    result = release_service.publish(session, "demo", "lab/demo")
+    assert result["version"] == "1.1.0" and hub.state.repos["lab/demo"].tags == {"1.1.0": result["commit"]}
