@@ -13,21 +13,27 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Literal, Protocol, Sequence
 
 from backend.domain import AsrSegment, Span, Transcript, ValidationError, Word
 
 SAMPLE_RATE = 16_000
 Progress = Callable[[str, int, int], None]
+# Field metadata of options that change speed or memory but not a stage's output (see ingest.stages.config_hash).
+NOT_HASHED = {"hashed": False}
 
 
 @dataclass(frozen=True)
 class AsrOptions:
-    """How to decode. ``language=None`` detects it (per window when ``language_per_window``)."""
+    """How to decode. ``language=None`` detects it (per window when ``language_per_window``).
+
+    ``batch_size`` is how many windows decode at once: it changes speed and memory, not the
+    result, so it stays out of the ASR stage's configuration hash (``NOT_HASHED``).
+    """
 
     beam_size: int = 5
-    batch_size: int = 1
+    batch_size: int = field(default=1, metadata=NOT_HASHED)
     language: str | None = None
     language_per_window: bool = True
     word_timestamps: bool = True
@@ -45,13 +51,19 @@ class AsrOptions:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which Whisper to load and how. ``model`` is a local folder or a hub name the backend accepts."""
+    """Which Whisper to load and how. ``model`` is a local folder or a hub name the backend accepts.
+
+    Only ``backend`` and ``model`` decide what the ASR stage produces; where it runs (``device``,
+    ``cpu_threads``) and its arithmetic (``compute_type``) are deployment choices, kept out of
+    the configuration hash so moving a project to a GPU re-runs nothing.
+    """
 
     backend: Literal["faster-whisper", "transformers"] = "faster-whisper"
     model: str = ""
-    device: str = "cpu"
-    compute_type: str = "int8"  # faster-whisper: int8, float16, int8_float16 …; transformers: float32/float16
-    cpu_threads: int = 0
+    device: str = field(default="cpu", metadata=NOT_HASHED)
+    # faster-whisper: int8, float16, int8_float16 …; transformers: float32/float16
+    compute_type: str = field(default="int8", metadata=NOT_HASHED)
+    cpu_threads: int = field(default=0, metadata=NOT_HASHED)
 
 
 class SpeechRecognizer(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -23,14 +23,54 @@ Progress = Callable[[str, int, int], None]
 
 
 def config_hash(*parts: Any) -> str:
-    """A stable short hash of stage settings (dataclasses, dicts, strings)."""
-    def plain(value: Any) -> Any:
-        if hasattr(value, "__dataclass_fields__"):
-            return asdict(value)
-        return value
+    """A stable short hash of what decides a stage's output (dataclasses, dicts, strings).
 
-    text = json.dumps([plain(p) for p in parts], sort_keys=True, default=str)
+    A dataclass field whose metadata says ``{"hashed": False}`` (``ingest.asr.NOT_HASHED``:
+    batch size, device, compute type, CPU threads) is left out, at any depth: it changes how
+    fast a stage runs, not what it produces, so changing it re-runs nothing. Every other field
+    counts, so the hash of a dataclass without such fields is the hash of its ``asdict``.
+    """
+    text = json.dumps([hashed_fields(p) for p in parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def hashed_fields(value: Any) -> Any:
+    """``value`` as plain data for :func:`config_hash`, without the fields marked not hashed.
+
+    >>> from ingest.asr import ModelSpec
+    >>> hashed_fields(ModelSpec(model="base", device="cuda", compute_type="float16"))
+    {'backend': 'faster-whisper', 'model': 'base'}
+    """
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: hashed_fields(getattr(value, f.name)) for f in fields(value)
+                if f.metadata.get("hashed", True) is not False}
+    if isinstance(value, (list, tuple)):
+        return [hashed_fields(v) for v in value]
+    if isinstance(value, dict):
+        return {k: hashed_fields(v) for k, v in value.items()}
+    return value
+
+
+def language_filter_key(languages: Sequence[str], transcript: Transcript) -> list[str] | None:
+    """What a project's language list changes in the utterances stage's output, for its hash.
+
+    The utterances stage uses the list only to filter: an utterance whose language (the one
+    its words' ASR segments carry most) is not in the list is kept but marked filtered. So
+    the output depends on the list only through which of the transcript's languages it
+    names: ``None`` when the list is empty (nothing filtered), else the sorted languages both
+    in the list and in the transcript. Adding a language nobody speaks in the recording, or
+    reordering the list, re-runs nothing (a filtered utterance's reason then still quotes the
+    list as it was when the stage ran). ASR never reads the list.
+
+    >>> from backend.domain import AsrSegment
+    >>> t = Transcript((AsrSegment(0.0, 1.0, "hi", (), language="en"),), "en", 1.0, "m", {})
+    >>> language_filter_key(("ta", "en", "hi"), t), language_filter_key((), t)
+    (['en'], None)
+    """
+    if not languages:
+        return None
+    spoken = {segment.language for segment in transcript.segments if segment.language}
+    return sorted(spoken & set(languages))
 
 
 @dataclass(frozen=True)

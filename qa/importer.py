@@ -11,6 +11,10 @@ Accepted layouts, one judgement per row/record, keys ``item``, ``annotator``,
 Every problem is collected with its line (or record) number and reported in
 one :class:`~backend.domain.ValidationError`; nothing is returned unless the
 whole file is valid.
+
+Imported annotators are their own namespace: the name in the file becomes the
+pseudonym ``imported:NAME`` (:func:`imported_pseudonym`), so a file's ``ann-001``
+can never be taken for the Label Studio annotator mmcurate calls ``ann-001``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,18 @@ from qa.fields import FieldSpec
 REQUIRED = ("item", "annotator", "field", "value")
 OPTIONAL = ("lead_time_s", "created_at")
 MAX_REPORTED = 20
+IMPORTED_PREFIX = "imported:"
+MAX_PSEUDONYM = 50  # annotators.pseudonym
+
+
+def imported_pseudonym(name: str) -> str:
+    """The pseudonym of an annotator named ``name`` in an import file (a name already in the
+    imported namespace stays as it is, so a re-imported export keeps its annotators).
+
+    >>> imported_pseudonym("ann-001"), imported_pseudonym("imported:rater 7")
+    ('imported:ann-001', 'imported:rater 7')
+    """
+    return name if name.startswith(IMPORTED_PREFIX) else IMPORTED_PREFIX + name
 
 
 @dataclass(frozen=True)
@@ -60,12 +76,19 @@ class ImportFileError(ValidationError):
         self.problems = problems
 
 
-def read_judgements(path: Path, specs: Mapping[str, FieldSpec] | None = None) -> list[ImportedJudgement]:
-    """Parse and validate ``path`` (.csv, .json or .jsonl); values checked against ``specs`` when given."""
-    if not path.is_file():
-        raise NotFoundError(f"import file {str(path)!r} does not exist")
+def read_judgements(path: Path, specs: Mapping[str, FieldSpec] | None = None,
+                    data: bytes | None = None) -> list[ImportedJudgement]:
+    """Parse and validate ``path`` (.csv, .json or .jsonl); values checked against ``specs`` when given.
+
+    ``data`` is the file's content when the caller has read it already (so what is parsed is
+    exactly what it hashed); the suffix of ``path`` still says how to read it.
+    """
+    if data is None:
+        if not path.is_file():
+            raise NotFoundError(f"import file {str(path)!r} does not exist")
+        data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValidationError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and import again") from None
     suffix = path.suffix.lower()
@@ -180,6 +203,10 @@ def _validate(
                 if not isinstance(value, (str, int)) or isinstance(value, bool):
                     raise ValidationError(f"{key} {value!r} must be text or a whole number")
                 names[key] = str(value).strip()
+            if len(imported_pseudonym(names["annotator"])) > MAX_PSEUDONYM:
+                limit = MAX_PSEUDONYM - len(IMPORTED_PREFIX)
+                raise ValidationError(f"annotator name {names['annotator'][:60]!r} is longer than {limit} "
+                                      "characters; use a short pseudonym")
             spec = specs.get(names["field"]) if specs is not None else None
             if specs is not None and spec is None:
                 raise ValidationError(
@@ -191,10 +218,11 @@ def _validate(
         except ValidationError as exc:
             problems.append(f"{where}: {exc}")
             continue
-        key = (names["item"], names["annotator"], names["field"])
+        key = (names["item"], imported_pseudonym(names["annotator"]), names["field"])
         if key in seen:
             problems.append(
-                f"{where}: annotator {key[1]!r} already judged field {key[2]!r} of item {key[0]!r} on {unit} {seen[key]}"
+                f"{where}: annotator {names['annotator']!r} already judged field {key[2]!r} of item {key[0]!r} "
+                f"on {unit} {seen[key]}"
             )
             continue
         seen[key] = n

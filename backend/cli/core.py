@@ -186,16 +186,24 @@ def project_show(name: Annotated[str, typer.Argument(help="Project name or id.")
 def project_delete(
     name: Annotated[str, typer.Argument(help="Project name or id.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    delete_annotations: Annotated[bool, typer.Option(
+        "--delete-annotations",
+        help="Also delete the project's judgements, adjudications, aggregated labels and release records; "
+             "without it a project holding any is refused.")] = False,
 ) -> None:
     """Delete a project and everything recorded for it (media files on disk stay).
+
+    A project whose items carry judgements is refused unless --delete-annotations is given.
 
     Example: mmcurate project delete old-pilot --yes
     """
     if not yes:
-        typer.confirm(f"delete project {name!r} and all its records?", abort=True)
+        what = "all its records, judgements included" if delete_annotations else "all its records"
+        typer.confirm(f"delete project {name!r} and {what}?", abort=True)
     with db_session() as session:
-        project_service.delete_project(session, project_repo.get(session, name))
-    typer.echo(f"project {name} deleted")
+        work = project_service.delete_project(session, project_repo.get(session, name),
+                                              delete_annotations=delete_annotations)
+    typer.echo(f"project {name} deleted" + (f", with {work.describe()}" if work.total else ""))
 
 
 def register(app: typer.Typer) -> None:

@@ -152,7 +152,11 @@ class Speaker(Base):
 
 
 class Item(Base):
-    """Anything an annotator labels: a clip, an image, a chat turn or a text."""
+    """Anything an annotator labels: a clip, an image, a chat turn or a text.
+
+    An item with ``superseded_at`` set was replaced by a later pipeline run and kept because
+    people worked on it: it stays listable and exportable, but is no new annotation candidate.
+    """
 
     __tablename__ = "items"
 
@@ -172,6 +176,10 @@ class Item(Base):
     filter_status: Mapped[str] = mapped_column(String(16), default="kept")
     filter_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    # Set when a pipeline re-run replaced this item but it carries human work (annotations, tasks,
+    # adjudications, aggregated labels, release items), so it is kept instead of deleted.
+    superseded_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    superseded_by_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_runs.id", ondelete="SET NULL"))
 
     utterance: Mapped[Utterance | None] = relationship(back_populates="item", uselist=False, cascade="all, delete-orphan", passive_deletes=True)
 
@@ -179,6 +187,9 @@ class Item(Base):
         CheckConstraint(_one_of("kind", ITEM_KINDS), name="kind"),
         CheckConstraint(_one_of("filter_status", FILTER_STATUSES), name="filter_status"),
         Index("ix_items_dialogue", "project_id", "dialogue_id", "turn_index"),
+        # Item ids are quoted outside the database (label files, Label Studio tasks, releases): SQLite
+        # must never hand a deleted item's id to a new one (PostgreSQL sequences never do).
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -204,10 +215,9 @@ class Utterance(Base):
 
     item: Mapped[Item] = relationship(back_populates="utterance")
 
-    __table_args__ = (
-        CheckConstraint("start_ms >= 0 AND end_ms > start_ms", name="span"),
-        UniqueConstraint("asset_id", "start_ms", "end_ms", "speaker_label"),
-    )
+    # No unique (asset, span, speaker): a superseded item may share its span and speaker with a live
+    # one whose text differs. backend.services.utterance_items.replace_utterances keeps live ones unique.
+    __table_args__ = (CheckConstraint("start_ms >= 0 AND end_ms > start_ms", name="span"),)
 
 
 class StageRun(Base):
@@ -238,7 +248,12 @@ class StageRun(Base):
 
 
 class Annotator(Base):
-    """A person (or a simulated annotator), known by a pseudonym in every report and release."""
+    """A person (or a simulated annotator), known by a pseudonym in every report and release.
+
+    Annotators created by ``qa import`` live in their own namespace: their pseudonym is the
+    file's name prefixed with ``imported:`` (see ``qa.importer.imported_pseudonym``), so they
+    can never merge with the ``ann-NNN`` annotators mmcurate creates.
+    """
 
     __tablename__ = "annotators"
 
@@ -298,7 +313,7 @@ class Task(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("annotation_batches.id", ondelete="CASCADE"), index=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="RESTRICT"), index=True)
     annotator_id: Mapped[int | None] = mapped_column(ForeignKey("annotators.id", ondelete="SET NULL"), index=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("labelstudio_instances.id", ondelete="CASCADE"), index=True)
     ls_project_id: Mapped[int] = mapped_column(Integer)
@@ -319,7 +334,7 @@ class Annotation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"), index=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="RESTRICT"), index=True)
     annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="RESTRICT"), index=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("labelstudio_instances.id", ondelete="SET NULL"))
     ls_annotation_id: Mapped[int | None] = mapped_column(Integer)
@@ -349,6 +364,26 @@ class AnnotationHistory(Base):
     recorded_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint(_one_of("action", HISTORY_ACTIONS), name="action"),)
+
+
+class LabelImport(Base):
+    """A labels file imported into a project, known by the SHA-256 of its bytes: importing it again is refused."""
+
+    __tablename__ = "label_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("annotation_batches.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(Text)
+    scheme: Mapped[str] = mapped_column(String(100))
+    n_judgements: Mapped[int] = mapped_column(Integer)
+    n_annotations: Mapped[int] = mapped_column(Integer)
+    n_items: Mapped[int] = mapped_column(Integer)
+    n_annotators: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("project_id", "sha256"),)
 
 
 class QARun(Base):
@@ -394,7 +429,7 @@ class Adjudication(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     qa_run_id: Mapped[int] = mapped_column(ForeignKey("qa_runs.id", ondelete="CASCADE"), index=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="RESTRICT"), index=True)
     field: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
@@ -415,7 +450,7 @@ class AggregatedLabel(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="RESTRICT"), index=True)
     field: Mapped[str] = mapped_column(String(100))
     value: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     confidence: Mapped[float | None] = mapped_column(Float)
@@ -451,7 +486,7 @@ class ReleaseItem(Base):
     __tablename__ = "release_items"
 
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="RESTRICT"), primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     split: Mapped[str] = mapped_column(String(16))
 

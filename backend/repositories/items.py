@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
-from backend.db.models import Item, Utterance
+from backend.db.models import Adjudication, AggregatedLabel, Annotation, Item, ReleaseItem, Task, Utterance
 from backend.domain import from_ms
+
+# Rows people made about an item; each refers to it ON DELETE RESTRICT, so none vanishes with it.
+HUMAN_WORK = (Annotation, Task, Adjudication, AggregatedLabel, ReleaseItem)
+
+
+def with_human_work(session: Session, item_ids: list[int]) -> set[int]:
+    """Those of ``item_ids`` that people worked on: an annotation (deleted ones too), task,
+    adjudication, aggregated label or release item refers to them."""
+    found: set[int] = set()
+    for start in range(0, len(item_ids), 900):
+        chunk = item_ids[start:start + 900]
+        found.update(session.scalars(union(*(select(model.item_id).where(model.item_id.in_(chunk))
+                                             for model in HUMAN_WORK))))
+    return found
 
 
 def list_page(
@@ -35,7 +49,8 @@ def list_page(
 
 
 def item_as_dict(item: Item, utterance: Utterance | None) -> dict[str, Any]:
-    """The public JSON shape of an item (CLI --json and API agree)."""
+    """The public JSON shape of an item (CLI --json and API agree); ``superseded`` marks an item a
+    later pipeline run replaced, kept because people worked on it."""
     record: dict[str, Any] = {
         "id": item.id,
         "kind": item.kind,
@@ -49,6 +64,8 @@ def item_as_dict(item: Item, utterance: Utterance | None) -> dict[str, Any]:
         "is_gold": item.is_gold,
         "filter_status": item.filter_status,
         "filter_reason": item.filter_reason,
+        "superseded": item.superseded_at is not None,
+        "superseded_at": item.superseded_at,
     }
     if utterance is not None:
         record.update(

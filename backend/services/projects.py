@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Project
+from backend.db.models import (Adjudication, AggregatedLabel, Annotation, Item, Project, Release, ReleaseItem,
+                               Task)
 from backend.domain import ConflictError, ValidationError
 from backend.repositories import projects as project_repo
 
@@ -115,9 +116,61 @@ def update_project(session: Session, project: Project, changes: ProjectChanges) 
     return project
 
 
-def delete_project(session: Session, project: Project) -> None:
+@dataclass(frozen=True)
+class HumanWork:
+    """What people made in a project, counted: the rows a project delete would lose."""
+
+    annotations: int  # judgements, deleted ones included
+    tasks: int
+    adjudications: int
+    aggregated_labels: int
+    release_items: int
+
+    @property
+    def total(self) -> int:
+        return self.annotations + self.tasks + self.adjudications + self.aggregated_labels + self.release_items
+
+    def describe(self) -> str:
+        parts = [(self.annotations, "judgement"), (self.adjudications, "adjudication"),
+                 (self.aggregated_labels, "aggregated label"), (self.tasks, "annotation task"),
+                 (self.release_items, "released item")]
+        return ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in parts if n)
+
+
+def human_work(session: Session, project: Project) -> HumanWork:
+    """Count the judgements and everything built on them that refer to the project's items."""
+    items = select(Item.id).where(Item.project_id == project.id).scalar_subquery()
+
+    def count(model: type) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(model.item_id.in_(items))) or 0
+
+    return HumanWork(count(Annotation), count(Task), count(Adjudication), count(AggregatedLabel), count(ReleaseItem))
+
+
+def delete_project(session: Session, project: Project, *, delete_annotations: bool = False) -> HumanWork:
+    """Delete a project and every record of it; returns what people had made in it.
+
+    The database refuses to delete an item that carries judgements (ON DELETE RESTRICT), so
+    a project with any is refused with :class:`ConflictError` saying how many, unless
+    ``delete_annotations``: then the judgements (with their history), tasks, adjudications,
+    aggregated labels and release records are deleted explicitly first.
+    """
+    work = human_work(session, project)
+    if work.total and not delete_annotations:
+        raise ConflictError(
+            f"project {project.name!r} holds {work.describe()}; nothing deleted. Export what you want to keep "
+            f"(`mmcurate annotations list --project {project.name} --json --deleted > judgements.jsonl`), then run "
+            f"`mmcurate project delete {project.name} --delete-annotations` to delete them with the project"
+        )
+    if work.total:
+        items = select(Item.id).where(Item.project_id == project.id).scalar_subquery()
+        releases = select(Release.id).where(Release.project_id == project.id).scalar_subquery()
+        session.execute(delete(ReleaseItem).where(ReleaseItem.item_id.in_(items) | ReleaseItem.release_id.in_(releases)))
+        for model in (AggregatedLabel, Adjudication, Annotation, Task):  # history goes with its annotation
+            session.execute(delete(model).where(model.item_id.in_(items)))
     session.delete(project)
     session.flush()
+    return work
 
 
 def list_projects(session: Session, *, offset: int = 0, limit: int = 100) -> tuple[list[Project], int]:

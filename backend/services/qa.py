@@ -26,12 +26,13 @@ from backend.db.models import (
     Annotator,
     GateDecision,
     Item,
+    LabelImport,
     Project,
     QARun,
     Task,
     Utterance,
 )
-from backend.domain import NotFoundError, ValidationError
+from backend.domain import ConflictError, NotFoundError, ValidationError
 from backend.repositories import projects as project_repo
 
 if TYPE_CHECKING:
@@ -134,13 +135,31 @@ def _item_ids(
 def import_judgements(session: Session, project_name: str, path: Path, scheme: str | None = None) -> ImportSummary:
     """Store a CSV/JSON file of per-annotator labels as annotations of a new imported batch.
 
-    Items are project item ids; annotators are pseudonyms, created (not
-    simulated) when new. Values are checked against the scheme when it is
-    registered. Any bad line rejects the whole file; nothing is written then.
+    Items are project item ids. Annotators are the file's names in their own namespace:
+    ``rater1`` becomes the pseudonym ``imported:rater1`` (created, not simulated, when new),
+    so imported labels never join a Label Studio annotator's. Values are checked against the
+    scheme when it is registered. Any bad line rejects the whole file; nothing is written then.
+
+    A file is known by the SHA-256 of its bytes (recorded in ``label_imports``): the same file
+    imported into the same project again raises :class:`ConflictError` and changes nothing,
+    so a repeated command never doubles the judgements.
     """
-    from qa.importer import read_judgements
+    from qa.importer import IMPORTED_PREFIX, imported_pseudonym, read_judgements
 
     project = project_repo.get(session, project_name)
+    if not path.is_file():
+        raise NotFoundError(f"import file {str(path)!r} does not exist")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    earlier = session.scalar(select(LabelImport).where(LabelImport.project_id == project.id,
+                                                       LabelImport.sha256 == digest))
+    if earlier is not None:
+        raise ConflictError(
+            f"{path.name} (sha256 {digest[:12]}…) was already imported into project {project.name!r} "
+            f"as batch {earlier.batch_id} ({earlier.n_judgements} judgements from {earlier.file_name!r}, "
+            f"{earlier.imported_at:%Y-%m-%d %H:%M} UTC); nothing imported again. To add labels, import a file "
+            "with only the new rows"
+        )
     scheme_name = _pick_scheme(project, scheme)
     specs = field_specs(scheme_name)
     if specs is None and scheme_name != UNREGISTERED_SCHEME:
@@ -148,28 +167,26 @@ def import_judgements(session: Session, project_name: str, path: Path, scheme: s
 
         known = ", ".join(load_registry())
         raise NotFoundError(f"no labeling scheme named {scheme_name!r}; known schemes: {known}")
-    rows = read_judgements(path, {s.name: s for s in specs} if specs else None)
+    rows = read_judgements(path, {s.name: s for s in specs} if specs else None, data=data)
     first_line: dict[str, int] = {}
     for row in rows:
         first_line.setdefault(row.item, row.line)
     item_ids = _item_ids(set(first_line), project, session, first_line, str(path))
 
-    names = sorted({r.annotator for r in rows})
-    for name in names:
-        if len(name) > 50:
-            raise ValidationError(f"annotator name {name[:60]!r}... is longer than 50 characters; use a short pseudonym")
+    pseudonyms = {r.annotator: imported_pseudonym(r.annotator) for r in rows}
+    names = sorted(set(pseudonyms.values()))
     existing = {a.pseudonym: a for a in session.scalars(select(Annotator).where(Annotator.pseudonym.in_(names)))}
     new = [n for n in names if n not in existing]
     for name in new:
-        annotator = Annotator(pseudonym=name, email=f"{name}@imported.invalid", languages=[], simulated=False)
+        email = f"{name.removeprefix(IMPORTED_PREFIX)}@imported.invalid"
+        annotator = Annotator(pseudonym=name, email=email, languages=[], simulated=False)
         session.add(annotator)
         existing[name] = annotator
     session.flush()
 
     per_annotation: dict[tuple[int, str], list[Any]] = defaultdict(list)
     for row in rows:
-        per_annotation[(item_ids[row.item], row.annotator)].append(row)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        per_annotation[(item_ids[row.item], pseudonyms[row.annotator])].append(row)
     batch = AnnotationBatch(
         project_id=project.id,
         scheme=scheme_name,
@@ -212,6 +229,9 @@ def import_judgements(session: Session, project_name: str, path: Path, scheme: s
             ["annotation_id", "action", "values", "raw_result", "recorded_at"], imported
         )
     )
+    session.add(LabelImport(project_id=project.id, batch_id=batch.id, sha256=digest, file_name=path.name,
+                            scheme=scheme_name, n_judgements=len(rows), n_annotations=len(per_annotation),
+                            n_items=len(item_ids), n_annotators=len(names), imported_at=now))
     session.flush()
     return ImportSummary(
         batch_id=batch.id,

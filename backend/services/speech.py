@@ -3,9 +3,14 @@
 Every stage of every asset leaves a ``stage_runs`` row keyed by (stage, subject, config hash):
 a re-run skips what is done under the same configuration, a changed model configuration re-runs
 that stage and the stages that consume it, and a crash leaves at most one ``running`` row,
-which the next run redoes. A stage's results are committed together with its ``done`` row,
-so a kill at any point never leaves half a result behind. One bad file fails its own source
-with a readable reason and the batch goes on.
+which the next run redoes. Only what changes a stage's output is hashed (see
+``ingest.stages.config_hash``): batch size, device and compute type re-run nothing. A stage's
+results are committed together with its ``done`` row, so a kill at any point never leaves half
+a result behind. One bad file fails its own source with a readable reason and the batch goes on.
+
+Re-running the utterances stage never deletes human work: items with annotations, tasks,
+adjudications, aggregated labels or release items are kept and marked superseded (see
+:func:`replace_utterances`); only items nobody worked on are replaced.
 """
 
 from __future__ import annotations
@@ -15,16 +20,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Item, MediaAsset, Project, Source, Speaker, StageRun
+from backend.db.models import Item, MediaAsset, Project, Source, StageRun
 from backend.db.models import Utterance as UtteranceRow
 from backend.domain import (AsrSegment, Diarization, MmcurateError, Span, SpeakerTurn, Transcript, Utterance,
                             ValidationError, Word, from_ms, to_ms)
 from backend.repositories import projects as project_repo
 from backend.repositories import sources as source_repo
 from backend.repositories import utterances as utterance_repo
+from backend.services.utterance_items import replace_utterances
 from backend.settings import Settings
 from ingest import align, media, stages
 from ingest.asr import AsrOptions, ModelSpec
@@ -110,7 +116,8 @@ def list_sources(session: Session, project_name: str) -> list[Source]:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Everything that decides a stage's output; hashed per stage for the resume ledger."""
+    """Everything that decides a stage's output, hashed per stage for the resume ledger, and how
+    the stages run (device, compute type, batch size), which the hashes leave out."""
 
     asr_model: ModelSpec
     asr: AsrOptions = AsrOptions()
@@ -207,6 +214,12 @@ class _Ledger:
     def done(self, stage: str, subject_type: str, subject_id: int, chash: str) -> StageRun | None:
         run = self.find(stage, subject_type, subject_id, chash)
         return run if run is not None and run.status == "done" else None
+
+    def newest_done(self, stage: str, subject_type: str, subject_id: int) -> StageRun | None:
+        """The done run of ``stage`` on the subject that finished last, whatever its configuration."""
+        return self.session.scalars(select(StageRun).where(
+            StageRun.stage == stage, StageRun.subject_type == subject_type, StageRun.subject_id == subject_id,
+            StageRun.status == "done").order_by(StageRun.finished_at.desc(), StageRun.id.desc()).limit(1)).first()
 
     def start(self, stage: str, subject_type: str, subject_id: int, chash: str) -> StageRun:
         run = self.find(stage, subject_type, subject_id, chash)
@@ -336,9 +349,9 @@ def _process_source(session: Session, project: Project, source: Source, settings
         return audio
 
     def step(stage: str, chash: str, compute: Callable[[], tuple[dict[str, Any], str | None, str | None]],
-             after: Callable[[], None] | None = None) -> dict[str, Any]:
+             after: Callable[[], None] | None = None, not_before: datetime | None = None) -> dict[str, Any]:
         existing = ledger.done(stage, "asset", asset.id, chash)
-        if existing is not None:
+        if existing is not None and (not_before is None or _aware(existing.finished_at) >= not_before):
             report.stages_skipped += 1
             return existing.details
         run = ledger.start(stage, "asset", asset.id, chash)
@@ -394,22 +407,29 @@ def _process_source(session: Session, project: Project, source: Source, settings
     diarization = Diarization(tuple(SpeakerTurn(**t) for t in dia["turns"]), dia["num_speakers"], config.diarizer)
 
     # utterances ----------------------------------------------------------
-    utt_hash = stages.config_hash("utterances", config.utterances, asr_hash, dia_hash)
+    # They and their clips are written into the items table, so a done run counts only while it
+    # is the last one that wrote this asset's items (switching back to an earlier configuration
+    # re-makes its utterances from the cached ASR and diarization).
+    utt_hash = utterances_hash(config.utterances, transcript, asr_hash, dia_hash)
     made: list[Utterance] = []
 
     def run_utterances() -> tuple[dict[str, Any], str | None, str | None]:
         made.extend(stages.make_utterances(transcript, diarization, config.utterances, f"source-{source.id}"))
-        _replace_utterances(session, project, source, asset, made, transcript)
+        run = ledger.find("utterances", "asset", asset.id, utt_hash)
+        outcome = replace_utterances(session, project, source, asset, made, transcript, run)
         kept = sum(1 for u in made if u.filter_status == "kept")
-        return {"utterances": len(made), "kept": kept}, "ingest.align", None
+        return ({"utterances": len(made), "kept": kept, **outcome.as_details()}, "ingest.align", None)
 
-    step("utterances", utt_hash, run_utterances)
+    newest = ledger.newest_done("utterances", "asset", asset.id)
+    step("utterances", utt_hash, run_utterances, not_before=_aware(newest.finished_at) if newest else None)
+    written = ledger.done("utterances", "asset", asset.id, utt_hash)
 
     # clips ---------------------------------------------------------------
     clip_hash = stages.config_hash("clips", utt_hash, prepared.info.has_video)
 
     def run_clips() -> tuple[dict[str, Any], str | None, str | None]:
-        rows = session.scalars(select(UtteranceRow).where(UtteranceRow.asset_id == asset.id)
+        rows = session.scalars(select(UtteranceRow).join(Item, Item.id == UtteranceRow.item_id)
+                               .where(UtteranceRow.asset_id == asset.id, Item.superseded_at.is_(None))
                                .order_by(UtteranceRow.start_ms)).all()
         spans = [Span(from_ms(row.start_ms), from_ms(row.end_ms)) for row in rows]
         files = stages.cut_clips(prepared, spans, settings.clips_dir, load())
@@ -421,64 +441,22 @@ def _process_source(session: Session, project: Project, source: Source, settings
             on_progress(f"source {source.id}: clips", len(rows), len(rows))
         return {"clips": len(rows)}, "ffmpeg", _ffmpeg_version()
 
-    step("clips", clip_hash, run_clips)
-    report.utterances += session.query(UtteranceRow).filter(UtteranceRow.asset_id == asset.id).count()
+    step("clips", clip_hash, run_clips,
+         not_before=_aware(written.finished_at) if written is not None and written.finished_at else None)
+    report.utterances += session.scalar(
+        select(func.count()).select_from(UtteranceRow).join(Item, Item.id == UtteranceRow.item_id)
+        .where(UtteranceRow.asset_id == asset.id, Item.superseded_at.is_(None))) or 0
     source.status, source.error = "done", None
     session.commit()
 
 
-def _replace_utterances(session: Session, project: Project, source: Source, asset: MediaAsset,
-                        utterances: list[Utterance], transcript: Transcript) -> None:
-    """Swap this asset's clip items for ``utterances`` (not committed: the ledger commits with it)."""
-    old = select(UtteranceRow.item_id).where(UtteranceRow.asset_id == asset.id)
-    session.execute(delete(Item).where(Item.id.in_(old)).execution_options(synchronize_session=False))
-    session.flush()
-    speakers: dict[str, Speaker] = {s.label: s for s in session.scalars(
-        select(Speaker).where(Speaker.source_id == source.id))}
-    lines = (source.extra or {}).get("reference_lines") or []
-    previous: Item | None = None
-    for utt in utterances:
-        speaker = None
-        if utt.speaker:
-            speaker = speakers.get(utt.speaker)
-            if speaker is None:
-                speaker = Speaker(project_id=project.id, source_id=source.id, label=utt.speaker)
-                session.add(speaker)
-                speakers[utt.speaker] = speaker
-        item = Item(project_id=project.id, source_id=source.id, kind="clip", dialogue_id=utt.dialogue_id,
-                    turn_index=utt.index, text=utt.text, language=utt.language,
-                    language_probability=utt.language_probability, reference=reference_for(utt, lines),
-                    filter_status=utt.filter_status, filter_reason=utt.filter_reason,
-                    reply_to_id=previous.id if previous is not None else None)
-        session.add(item)
-        session.flush()
-        no_speech = [seg.no_speech_prob for seg in transcript.segments
-                     if seg.no_speech_prob is not None and seg.start < utt.end and seg.end > utt.start]
-        session.add(UtteranceRow(
-            item_id=item.id, asset_id=asset.id, start_ms=to_ms(utt.start), end_ms=to_ms(utt.end),
-            speaker_id=speaker.id if speaker else None, speaker_label=utt.speaker,
-            asr_confidence=utt.asr_confidence, no_speech_prob=max(no_speech) if no_speech else None,
-            diarization_confidence=utt.diarization_confidence, asr_model=transcript.model,
-            words=[asdict(w) for w in utt.words], context=list(utt.context)))
-        previous = item
-    session.flush()
+def utterances_hash(options: align.UtteranceOptions, transcript: Transcript, asr_hash: str, dia_hash: str) -> str:
+    """The utterances stage's configuration hash: its options, its inputs' hashes, and the project's
+    languages only as far as they change which utterances are filtered (``stages.language_filter_key``)."""
+    from dataclasses import replace
 
-
-def reference_for(utt: Utterance, lines: list[dict[str, Any]]) -> dict[str, Any]:
-    """The intended labels of the sidecar line that overlaps ``utt`` most (empty when none does)."""
-    best, best_overlap = None, 0.0
-    span = Span(utt.start, utt.end)
-    for line in lines:
-        try:
-            other = Span(float(line["start"]), float(line["end"]))
-        except (KeyError, TypeError, ValueError, MmcurateError):
-            continue
-        shared = span.overlap(other)
-        if shared > best_overlap:
-            best, best_overlap = line, shared
-    if best is None:
-        return {}
-    return {k: v for k, v in best.items() if k not in {"start", "end", "speaker", "text", "language"}}
+    return stages.config_hash("utterances", replace(options, languages=()),
+                              stages.language_filter_key(options.languages, transcript), asr_hash, dia_hash)
 
 
 def _media_info(asset: MediaAsset) -> Any:
@@ -514,7 +492,10 @@ def _transcript_from_json(data: dict[str, Any]) -> Transcript:
 
 
 def utterance_as_dict(item: Item, utt: UtteranceRow) -> dict[str, Any]:
-    """The public JSON shape of an utterance (CLI --json and API agree); times in seconds."""
+    """The public JSON shape of an utterance (CLI --json and API agree); times in seconds.
+
+    ``superseded`` is true for an item a later pipeline run replaced, kept for its judgements.
+    """
     return {
         "id": item.id, "source_id": item.source_id, "dialogue_id": item.dialogue_id, "index": item.turn_index,
         "start": from_ms(utt.start_ms), "end": from_ms(utt.end_ms), "speaker": utt.speaker_label,
@@ -522,6 +503,7 @@ def utterance_as_dict(item: Item, utt: UtteranceRow) -> dict[str, Any]:
         "asr_confidence": utt.asr_confidence, "diarization_confidence": utt.diarization_confidence,
         "clip_audio_path": utt.clip_audio_path, "clip_video_path": utt.clip_video_path,
         "filter_status": item.filter_status, "filter_reason": item.filter_reason, "reference": item.reference,
+        "superseded": item.superseded_at is not None, "superseded_at": item.superseded_at,
     }
 
 

@@ -56,3 +56,75 @@ def test_sqlite_models_and_migrations_do_not_drift(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_postgres_models_and_migrations_do_not_drift(postgres_url: str) -> None:
     assert _drift(postgres_url) == []
+
+
+def _seed_0001(url: str) -> None:
+    """What 0001 databases hold after the bugs 0002 repairs: an imported annotator `rater1`, a
+    file's `ann-001` merged into the real annotator ann-001, and one file imported twice."""
+    import json as _json
+
+    statements = [
+        "INSERT INTO projects (id, name, languages, schemes, allowed_licences, created_at) "
+        "VALUES (1, 'demo', '[]', '[]', '[]', '2026-01-01 00:00:00')",
+        "INSERT INTO sources (id, project_id, kind, uri, content_hash, status, extra, created_at) "
+        "VALUES (1, 1, 'text', '/t.txt', 'h', 'done', '{}', '2026-01-01 00:00:00')",
+        "INSERT INTO items (id, project_id, source_id, kind, reference, is_gold, filter_status, created_at) "
+        "VALUES (1, 1, 1, 'text', '{}', false, 'kept', '2026-01-01 00:00:00')",
+        "INSERT INTO annotators (id, pseudonym, email, languages, simulated, active, created_at) VALUES "
+        "(1, 'ann-001', 'real@example.org', '[]', false, true, '2026-01-01 00:00:00'), "
+        "(2, 'rater1', 'rater1@imported.invalid', '[]', false, true, '2026-01-01 00:00:00')",
+    ]
+    for batch_id in (1, 2):  # the same file twice
+        selection = _json.dumps({"import": {"file": "labels.csv", "sha256": "ab" * 32, "judgements": 2}})
+        statements.append(
+            "INSERT INTO annotation_batches (id, project_id, scheme, overlap_k, gold_rate, selection, created_at) "
+            f"VALUES ({batch_id}, 1, 'sentiment3', 2, 0, '{selection}', '2026-01-0{batch_id} 00:00:00')")
+        for annotation_id, annotator_id in ((2 * batch_id - 1, 1), (2 * batch_id, 2)):
+            raw = _json.dumps([{"import": {"batch_id": batch_id, "file": "labels.csv", "lines": [2]}}])
+            statements.append(
+                "INSERT INTO annotations (id, item_id, annotator_id, scheme, \"values\", raw_result, is_adjudication, "
+                f"origin, created_at, updated_at) VALUES ({annotation_id}, 1, {annotator_id}, 'sentiment3', "
+                f"'{{\"sentiment\": \"positive\"}}', '{raw}', false, 'import', '2026-01-01 00:00:00', "
+                "'2026-01-01 00:00:00')")
+    with engine_for(url).begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+        if connection.dialect.name == "postgresql":  # rows with explicit ids leave the sequences behind
+            for table in ("projects", "sources", "items", "annotators", "annotation_batches", "annotations"):
+                connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+
+
+def _check_0002_repairs(url: str) -> None:
+    from sqlalchemy import text
+
+    migrations.downgrade(url, "base")
+    migrations.upgrade(url, "0001")
+    _seed_0001(url)
+    migrations.upgrade(url, "head")
+    with engine_for(url).connect() as connection:
+        imports = connection.execute(text(
+            "SELECT project_id, batch_id, sha256, file_name, n_judgements, n_annotations, n_items, n_annotators "
+            "FROM label_imports")).all()
+        assert [tuple(r) for r in imports] == [(1, 1, "ab" * 32, "labels.csv", 2, 2, 1, 2)]
+        owners = dict(connection.execute(text(
+            "SELECT a.id, p.pseudonym FROM annotations a JOIN annotators p ON p.id = a.annotator_id")).all())
+        assert owners == {1: "imported:ann-001", 2: "imported:rater1", 3: "imported:ann-001", 4: "imported:rater1"}
+        assert connection.execute(text("SELECT pseudonym FROM annotators WHERE id = 1")).scalar() == "ann-001"
+        assert connection.execute(text("SELECT count(*) FROM items WHERE superseded_at IS NULL")).scalar() == 1
+    migrations.downgrade(url, "0001")
+    with engine_for(url).connect() as connection:
+        names = {r[0] for r in connection.execute(text("SELECT pseudonym FROM annotators"))}
+        assert names == {"ann-001", "rater1", "imported:ann-001"}  # a plain name already taken stays prefixed
+        assert connection.execute(text("SELECT count(*) FROM annotations")).scalar() == 4
+    migrations.downgrade(url, "base")
+    engine_for(url).dispose()
+
+
+def test_sqlite_0002_records_earlier_imports_and_separates_imported_annotators(tmp_path: Path) -> None:
+    _check_0002_repairs(f"sqlite:///{tmp_path / 'r.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_0002_records_earlier_imports_and_separates_imported_annotators(empty_postgres_url: str) -> None:
+    _check_0002_repairs(empty_postgres_url)

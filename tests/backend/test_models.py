@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.db.models import Item, MediaAsset, Project, Source, Utterance
+from backend.db.models import (Adjudication, AggregatedLabel, Annotation, AnnotationHistory, Item, MediaAsset, Project,
+                               ReleaseItem, Source, Task, Utterance)
+from tests.backend.human_work import item_with_human_work
 
 
 def _project_with_source(session: Session) -> tuple[Project, Source]:
@@ -53,3 +57,47 @@ def test_deleting_a_project_removes_its_sources_and_items(any_session: Session) 
     any_session.commit()
     assert any_session.scalars(select(Source)).all() == []
     assert any_session.scalars(select(Item)).all() == []
+
+
+HUMAN_WORK = (Annotation, Task, Adjudication, AggregatedLabel, ReleaseItem)
+
+
+@pytest.mark.parametrize("kept", HUMAN_WORK, ids=lambda m: m.__tablename__)
+def test_the_database_refuses_to_delete_an_item_people_worked_on(any_session: Session, kept: type) -> None:
+    """Regression: deleting an item cascaded to its annotations, their history, tasks,
+    adjudications, aggregated labels and release items; now each of them holds the item (RESTRICT)."""
+    _project, item = item_with_human_work(any_session)
+    for model in HUMAN_WORK:
+        if model is not kept:
+            any_session.execute(delete(model).where(model.item_id == item.id))
+    any_session.commit()
+    with pytest.raises(IntegrityError):
+        any_session.execute(text("DELETE FROM items WHERE id = :id"), {"id": item.id})
+        any_session.flush()
+    any_session.rollback()
+    assert any_session.scalar(select(func.count()).select_from(kept).where(kept.item_id == item.id)) == 1
+    if kept is Annotation:
+        assert any_session.scalar(select(func.count()).select_from(AnnotationHistory)) == 1
+
+
+def test_the_database_refuses_to_delete_a_project_whose_items_carry_judgements(any_session: Session) -> None:
+    project, _item = item_with_human_work(any_session)
+    with pytest.raises(IntegrityError):
+        any_session.execute(text("DELETE FROM projects WHERE id = :id"), {"id": project.id})
+        any_session.flush()
+    any_session.rollback()
+    assert any_session.scalar(select(func.count()).select_from(Annotation)) == 1
+
+
+def test_a_superseded_utterance_may_share_span_and_speaker_with_a_live_one(any_session: Session) -> None:
+    project, source = _project_with_source(any_session)
+    asset = MediaAsset(project_id=project.id, source_id=source.id, content_hash="h1", path="/x.wav")
+    old = Item(project_id=project.id, source_id=source.id, kind="clip", text="vanakkam",
+               superseded_at=datetime.now(timezone.utc))
+    new = Item(project_id=project.id, source_id=source.id, kind="clip", text="vanakkam!")
+    any_session.add_all([asset, old, new])
+    any_session.flush()
+    for item in (old, new):
+        any_session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=0, end_ms=1500, speaker_label="S0"))
+    any_session.commit()
+    assert any_session.get(Item, old.id).superseded_at is not None and any_session.get(Item, new.id).superseded_at is None

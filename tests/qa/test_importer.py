@@ -9,7 +9,7 @@ import pytest
 
 from backend.domain import NotFoundError, ValidationError, ValueKind
 from qa.fields import FieldSpec
-from qa.importer import ImportFileError, parse_csv, parse_json, read_judgements, to_frame
+from qa.importer import ImportFileError, imported_pseudonym, parse_csv, parse_json, read_judgements, to_frame
 
 SPECS = {
     "sentiment": FieldSpec("sentiment", ValueKind.NOMINAL, ("negative", "neutral", "positive")),
@@ -132,3 +132,20 @@ def test_read_judgements_checks_the_file(tmp_path):
     good = tmp_path / "labels.csv"
     good.write_text(GOOD_CSV, encoding="utf-8")
     assert len(read_judgements(good, SPECS)) == 6
+
+
+def test_imported_annotators_get_their_own_namespace():
+    assert imported_pseudonym("ann-001") == "imported:ann-001"
+    assert imported_pseudonym("imported:ann-001") == "imported:ann-001"  # a re-imported export keeps its names
+    with pytest.raises(ImportFileError, match="line 2: annotator name 'r{42}' is longer than 41 characters; use a short pseudonym"):
+        parse_csv(f"item,annotator,field,value\n1,{'r' * 42},sentiment,positive\n", SPECS)
+    assert parse_csv(f"item,annotator,field,value\n1,{'r' * 41},sentiment,positive\n", SPECS)[0].annotator == "r" * 41
+    with pytest.raises(ImportFileError, match="line 3: annotator 'imported:a' already judged field 'sentiment' of item '1' on line 2"):
+        parse_csv("item,annotator,field,value\n1,a,sentiment,positive\n1,imported:a,sentiment,negative\n", SPECS)
+
+
+def test_read_judgements_parses_the_bytes_it_is_given(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("item,annotator,field,value\n1,a,sentiment,negative\n", encoding="utf-8")
+    rows = read_judgements(path, SPECS, data=GOOD_CSV.encode("utf-8"))  # what the caller hashed, not a re-read
+    assert len(rows) == 6

@@ -16,8 +16,9 @@ from backend.db.models import (
     Annotator,
     GateDecision,
     Item,
+    LabelImport,
 )
-from backend.domain import NotFoundError
+from backend.domain import ConflictError, NotFoundError
 from backend.services import qa as qa_service
 from qa.importer import ImportFileError
 from tests.qa.builders import as_csv, make_project, simulated_rows
@@ -41,13 +42,64 @@ def test_import_stores_a_batch_of_annotations_with_history(any_session, tmp_path
     summary = qa_service.import_judgements(any_session, "demo", path)
     any_session.commit()
     assert (summary.scheme, summary.n_judgements, summary.n_items, summary.n_annotators) == ("sentiment3", 160, 40, 4)
-    assert summary.new_annotators == ("ann-001", "ann-002", "ann-003", "ann-004")
+    assert summary.new_annotators == ("imported:ann-001", "imported:ann-002", "imported:ann-003", "imported:ann-004")
     batch = any_session.get(AnnotationBatch, summary.batch_id)
     assert batch.overlap_k == 4 and batch.selection["import"]["file"] == "labels.csv"
     annotation = any_session.scalars(select(Annotation).order_by(Annotation.id)).first()
     assert annotation.origin == "import" and annotation.values["sentiment"] in ("negative", "neutral", "positive")
     assert annotation.raw_result[0]["import"]["batch_id"] == batch.id
     assert _count(any_session, AnnotationHistory) == 160
+
+
+def test_importing_the_same_file_twice_is_refused_and_changes_nothing(any_session, tmp_path):
+    """Regression: a second `qa import` of the same labels file doubled every judgement (27 -> 54)."""
+    _project, items = make_project(any_session, n_items=9)
+    path = tmp_path / "labels.csv"
+    path.write_text(as_csv(_labels(any_session, items, accuracies=(0.9, 0.8, 0.4))), encoding="utf-8")
+    first = qa_service.import_judgements(any_session, "demo", path)
+    any_session.commit()
+    assert first.n_judgements == 27 and _count(any_session, Annotation) == 27
+
+    copy = tmp_path / "same-bytes-other-name.csv"
+    copy.write_bytes(path.read_bytes())
+    for again in (path, copy):
+        with pytest.raises(ConflictError, match=rf"{again.name} \(sha256 [0-9a-f]{{12}}…\) was already imported into "
+                           rf"project 'demo' as batch {first.batch_id} \(27 judgements from 'labels.csv', "):
+            qa_service.import_judgements(any_session, "demo", again)
+        any_session.rollback()
+    assert _count(any_session, Annotation) == 27 and _count(any_session, AnnotationHistory) == 27
+    assert _count(any_session, AnnotationBatch) == 1
+    record = any_session.scalars(select(LabelImport)).one()
+    assert (record.batch_id, record.file_name, record.scheme) == (first.batch_id, "labels.csv", "sentiment3")
+    assert (record.n_judgements, record.n_annotations, record.n_items, record.n_annotators) == (27, 27, 9, 3)
+    assert len(record.sha256) == 64
+
+    changed = tmp_path / "labels.csv"
+    changed.write_text(path.read_text(encoding="utf-8") + f"{items[0]},ann-004,sentiment,positive,,\n", encoding="utf-8")
+    assert qa_service.import_judgements(any_session, "demo", changed).n_judgements == 28  # other bytes: a new file
+
+
+def test_imported_annotators_never_merge_with_label_studio_annotators(any_session, tmp_path):
+    """Regression: a file's `ann-001` was attached to the real Label Studio annotator ann-001."""
+    project, items = make_project(any_session, n_items=6)
+    real = Annotator(pseudonym="ann-001", email="real@example.org", languages=["ta"], simulated=False)
+    any_session.add(real)
+    any_session.commit()
+    path = tmp_path / "labels.csv"
+    path.write_text(as_csv(_labels(any_session, items, accuracies=(0.9, 0.8))), encoding="utf-8")
+    summary = qa_service.import_judgements(any_session, "demo", path)
+    any_session.commit()
+    assert summary.new_annotators == ("imported:ann-001", "imported:ann-002")
+    assert any_session.scalar(select(func.count()).select_from(Annotation).where(Annotation.annotator_id == real.id)) == 0
+    imported = any_session.scalars(select(Annotator).where(Annotator.pseudonym == "imported:ann-001")).one()
+    assert imported.email == "ann-001@imported.invalid" and not imported.simulated
+    table = qa_service.load_judgements(any_session, project, "sentiment3")
+    assert set(table["annotator"]) == {"imported:ann-001", "imported:ann-002"}  # what reports show
+
+    rows = [{"item": items[0], "annotator": "imported:ann-001", "field": "sentiment", "value": "positive"}]
+    again = tmp_path / "second.csv"
+    again.write_text(as_csv(rows), encoding="utf-8")
+    assert qa_service.import_judgements(any_session, "demo", again).new_annotators == ()  # already in the namespace
 
 
 def test_a_bad_line_rejects_the_whole_file(any_session, tmp_path):
@@ -115,7 +167,7 @@ def test_run_stores_decisions_adjudications_and_aggregated_labels(any_session, t
     assert all(abs(sum(label.distribution.values()) - 1) < 1e-6 for label in labels)
 
     flagged = {f["annotator"] for f in stored_field["flags"]}
-    assert flagged == {"ann-004-b0", "ann-004-b1"}
+    assert flagged == {"imported:ann-004-b0", "imported:ann-004-b1"}
 
     again = qa_service.run_qa(any_session, "demo", qa_service.RunOptions(n_boot=100, seed=3, per_batch=False))
     any_session.commit()

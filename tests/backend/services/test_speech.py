@@ -151,3 +151,228 @@ def test_killing_process_midway_then_rerunning_finishes_without_duplicates(setti
 
     again = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert "0 stages run" in again.stdout
+
+
+# --------------------------------------------------------------------------- re-processing keeps human work
+
+
+def test_only_options_that_change_results_are_hashed(settings, session):
+    """Batch size, device, compute type and CPU threads are kept in the configuration but not hashed."""
+    from ingest.stages import config_hash
+
+    cpu = ModelSpec(model="base", device="cpu", compute_type="int8", cpu_threads=2)
+    gpu = ModelSpec(model="base", device="cuda", compute_type="float16", cpu_threads=0)
+    assert config_hash("asr", cpu, AsrOptions(batch_size=1)) == config_hash("asr", gpu, AsrOptions(batch_size=32))
+    assert config_hash("asr", cpu, AsrOptions(beam_size=1)) != config_hash("asr", cpu, AsrOptions(beam_size=2))
+    assert config_hash("asr", cpu) != config_hash("asr", replace(cpu, model="large-v3"))
+
+    project = create_project(session, ProjectSpec(name="talks", languages=("en", "zh")))
+    on_gpu = settings.model_copy(update={"asr_model": "base", "asr_device": "cuda", "asr_compute_type": "float16",
+                                         "asr_batch_size": 3})
+    config = speech.config_from_settings(on_gpu, project)
+    assert (config.asr_model.device, config.asr_model.compute_type, config.asr.batch_size) == ("cuda", "float16", 3)
+    on_cpu = speech.config_from_settings(settings.model_copy(update={"asr_model": "base"}), project)
+    assert config_hash("asr", config.asr_model, config.asr) == config_hash("asr", on_cpu.asr_model, on_cpu.asr)
+
+
+def test_project_languages_enter_the_utterances_hash_only_where_they_filter():
+    from backend.domain import AsrSegment, Transcript
+    from ingest.align import UtteranceOptions
+
+    transcript = Transcript((AsrSegment(0.0, 2.0, "hello there", (), language="en"),
+                             AsrSegment(2.0, 4.0, "ni hao", (), language="zh")), "en", 0.9, "m", {})
+
+    def key(*languages: str) -> str:
+        return speech.utterances_hash(UtteranceOptions(languages=languages), transcript, "asr", "dia")
+
+    assert key("en", "zh") == key("zh", "en") == key("en", "zh", "ta")  # order, or a language nobody speaks
+    assert key("en", "zh") != key("en") != key() != key("ta")  # which utterances are filtered changes
+    assert key("ta") == key("ml")  # both filter every utterance
+
+
+@pytest.fixture(scope="module")
+def en_processed(tmp_path_factory, sqlite_template, ct2_model, shared_models):
+    """The English dialogue ingested and processed once (beam 1): a database to copy per test."""
+    from backend.db.session import engine_for, session_factory
+    from backend.settings import Settings
+
+    root = tmp_path_factory.mktemp("en-processed")
+    testmedia.generate(testmedia.EN, root / "incoming")
+    data_dir = root / "var"
+    data_dir.mkdir()
+    shutil.copyfile(sqlite_template, data_dir / "mmcurate.db")
+    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'mmcurate.db'}",
+                        asr_model=ct2_model, asr_beam_size=1)
+    settings.ensure_dirs()
+    with session_factory(settings.sqlalchemy_url)() as session:
+        config = make_config(settings, session, ct2_model)
+        speech.ingest_folder(session, "talks", root / "incoming")
+        shared_models.config = config
+        report = speech.process_project(session, "talks", settings, config, shared_models)
+        assert report.failed == [] and report.utterances == 8
+    engine_for(settings.sqlalchemy_url).dispose()
+    return settings
+
+
+@pytest.fixture
+def en_world(en_processed, tmp_path):
+    """A copy of the processed English dialogue's database (media and clips stay shared, read-only)."""
+    from backend.db.session import engine_for, session_factory
+
+    path = tmp_path / "mmcurate.db"
+    shutil.copyfile(en_processed.data_dir / "mmcurate.db", path)
+    settings = en_processed.model_copy(update={"database_url": f"sqlite:///{path}"})
+    db = session_factory(settings.sqlalchemy_url)()
+    try:
+        yield settings, db
+    finally:
+        db.close()
+        engine_for(settings.sqlalchemy_url).dispose()
+
+
+def _judge_all_but_one(session, tmp_path, items):
+    """Three raters' labels for every item but the last, imported; one judgement then deleted in Label Studio
+    fashion (soft), and QA run so aggregated labels and adjudications exist."""
+    from datetime import datetime, timezone
+
+    from backend.db.models import Annotation
+    from backend.services import qa as qa_service
+
+    judged = items[:-1]
+    lines = ["item,annotator,field,value"] + [f"{i},rater{k},sentiment,{('positive', 'neutral', 'negative')[(i + k) % 3]}"
+                                              for i in judged for k in (1, 2, 3)]
+    path = tmp_path / "labels.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    qa_service.import_judgements(session, "talks", path, scheme="sentiment3")
+    session.scalars(select(Annotation).order_by(Annotation.id)).first().deleted_at = datetime.now(timezone.utc)
+    session.commit()
+    qa_service.run_qa(session, "talks", qa_service.RunOptions(scheme="sentiment3", n_boot=20))
+    session.commit()
+    return judged
+
+
+def _human_work(session):
+    """Every judgement-related row with the item it hangs on, to compare before and after a re-run."""
+    from backend.db.models import Adjudication, AggregatedLabel, Annotation, AnnotationHistory
+
+    return {
+        "annotations": sorted(session.execute(select(Annotation.id, Annotation.item_id, Annotation.values,
+                                                     Annotation.deleted_at.is_not(None))).tuples().all()),
+        "history": sorted(session.execute(select(AnnotationHistory.id, AnnotationHistory.annotation_id)).tuples().all()),
+        "aggregated": sorted(session.execute(select(AggregatedLabel.id, AggregatedLabel.item_id,
+                                                    AggregatedLabel.value)).tuples().all()),
+        "adjudications": sorted(session.execute(select(Adjudication.id, Adjudication.item_id)).tuples().all()),
+    }
+
+
+def test_reprocessing_never_deletes_human_work(en_world, ct2_model, shared_models, tmp_path):
+    """Regression: re-running the utterances stage deleted the source's items and, by cascade, every
+    annotation, its history, the aggregated labels and adjudications of the source."""
+    from backend.db.models import Annotation, Project
+    from backend.repositories import items as item_repo
+
+    settings, session = en_world
+    project = session.scalar(select(Item.project_id).limit(1))
+    first = speech.list_utterances(session, "talks")
+    items = [u["id"] for u in first]
+    judged = _judge_all_but_one(session, tmp_path, items)
+    work = _human_work(session)
+    assert len(work["annotations"]) == 3 * len(judged) and len(work["history"]) == 3 * len(judged)
+    assert len(work["aggregated"]) == len(judged)
+    clip_bytes = {u["id"]: Path(u["clip_audio_path"]).read_bytes() for u in first}
+
+    # only where and how fast ASR runs changes: nothing re-runs (a CUDA model would not even load here)
+    on_gpu = settings.model_copy(update={"asr_device": "cuda", "asr_compute_type": "float16", "asr_batch_size": 3})
+    talks = session.get(Project, project)
+    same = replace(speech.config_from_settings(on_gpu, talks), asr=AsrOptions(beam_size=1, batch_size=3))
+    report = speech.process_project(session, "talks", on_gpu, same, speech.PipelineModels(same))
+    assert report.failed == [] and report.stages_run == 0 and report.stages_skipped == 6
+
+    # a results-changing ASR option: ASR, utterances and clips re-run; every judgement stays on its item
+    base = replace(speech.config_from_settings(settings, talks), asr=AsrOptions(beam_size=1))
+    wider = replace(base, asr=AsrOptions(beam_size=2))
+    shared_models.config = wider
+    report = speech.process_project(session, "talks", settings, wider, shared_models)
+    assert report.failed == [] and report.stages_run == 3
+    session.expire_all()
+    assert _human_work(session) == work
+    assert all(session.get(Item, i) is not None for i in judged)
+
+    # utterance bounds that change every span: judged items are superseded, kept, their clips untouched
+    shorter = replace(base, utterances=replace(base.utterances, max_duration_s=1.5))
+    report = speech.process_project(session, "talks", settings, shorter, shared_models)
+    assert report.failed == [] and report.stages_run == 2  # utterances and clips
+    session.expire_all()
+    assert _human_work(session) == work
+    listed = {u["id"]: u for u in speech.list_utterances(session, "talks")}
+    superseded = {i for i, u in listed.items() if u["superseded"]}
+    assert superseded and superseded <= set(judged)
+    assert items[-1] not in listed  # nobody had worked on it: replaced
+    for item_id in superseded:
+        row = listed[item_id]
+        assert row["superseded_at"] is not None
+        assert Path(row["clip_audio_path"]).read_bytes() == clip_bytes[item_id]
+        assert session.get(Item, item_id).superseded_by_run_id is not None
+    live = [u for u in listed.values() if not u["superseded"]]
+    assert live and report.utterances == len(live) and all(Path(u["clip_audio_path"]).is_file() for u in live)
+    live_keys = [(u["start"], u["end"], u["speaker"]) for u in live]
+    assert len(live_keys) == len(set(live_keys))
+    rows, _ = item_repo.list_page(session, project_id=project, limit=1000)
+    as_json = {item.id: item_repo.item_as_dict(item, utt) for item, utt in rows}
+    assert {i for i, record in as_json.items() if record["superseded"]} == superseded
+
+    # back to the first configuration: its utterances come back from the cached ASR, the judged items live again
+    report = speech.process_project(session, "talks", settings, base, shared_models)
+    assert report.failed == [] and report.stages_run == 2
+    session.expire_all()
+    assert _human_work(session) == work
+    back = speech.list_utterances(session, "talks")
+    assert not any(u["superseded"] for u in back) and len(back) == len(first)
+    assert [u["id"] for u in back][:-1] == judged  # the same items, so their judgements are live again
+    assert session.scalar(select(func.count()).select_from(Annotation)) == 3 * len(judged)
+
+
+def test_an_utterance_coinciding_with_a_judged_one_reuses_it_only_when_its_text_is_the_same(any_session):
+    """Live utterances are unique by (span, speaker); a superseded judged one may share them."""
+    from backend.db.models import Annotation, Annotator, MediaAsset, Project
+    from backend.domain import Transcript, Utterance
+    from backend.services.utterance_items import ReplaceOutcome, replace_utterances
+
+    project = Project(name="talks", languages=[], schemes=[], allowed_licences=[])
+    any_session.add(project)
+    any_session.flush()
+    source = Source(project_id=project.id, kind="file", uri="/talk.wav", content_hash="h")
+    any_session.add(source)
+    any_session.flush()
+    asset = MediaAsset(project_id=project.id, source_id=source.id, content_hash="h", path="/talk.wav")
+    annotator = Annotator(pseudonym="ann-001", email="a@example.org")
+    any_session.add_all([asset, annotator])
+    any_session.flush()
+    transcript = Transcript((), "en", 1.0, "whisper", {})
+
+    def run(*texts: str) -> tuple[ReplaceOutcome, list[dict]]:
+        made = [Utterance(2.0 * n, 2.0 * n + 1.5, "S0", text, index=n) for n, text in enumerate(texts)]
+        outcome = replace_utterances(any_session, project, source, asset, made, transcript)
+        any_session.commit()
+        return outcome, speech.list_utterances(any_session, "talks")
+
+    _, rows = run("good morning", "how are you")
+    judged = rows[0]["id"]
+    any_session.add(Annotation(item_id=judged, annotator_id=annotator.id, scheme="sentiment3",
+                               values={"sentiment": "positive"}))
+    any_session.commit()
+
+    outcome, rows = run("good morning", "how are you doing")  # same span, speaker and text: the same item
+    assert outcome == ReplaceOutcome(created=1, reused=1, superseded=0, deleted=1)
+    assert (rows[0]["id"], rows[0]["superseded"]) == (judged, False)
+
+    outcome, rows = run("good mourning", "how are you doing")  # same span and speaker, other text: a new item
+    assert outcome == ReplaceOutcome(created=2, reused=0, superseded=1, deleted=1)
+    first_span = [r for r in rows if r["start"] == 0.0]
+    assert sorted((r["text"], r["superseded"]) for r in first_span) == [("good morning", True), ("good mourning", False)]
+    assert any_session.get(Item, judged).superseded_at is not None
+
+    outcome, rows = run("good morning", "how are you doing")  # the judged text again: it comes back to life
+    assert outcome == ReplaceOutcome(created=1, reused=1, superseded=0, deleted=2)
+    assert [(r["id"], r["text"], r["superseded"]) for r in rows if r["start"] == 0.0] == [(judged, "good morning", False)]
+    assert any_session.scalar(select(func.count()).select_from(Annotation).where(Annotation.item_id == judged)) == 1
