@@ -1,11 +1,18 @@
 """Local Label Studio instances on loopback: one per annotator, plus one for adjudication.
 
 Nothing inside one Label Studio Community instance keeps annotators apart (see
-shared/notes/label-studio.md), so each annotator gets a whole instance. A fresh data dir takes
-~60 s to initialise; a copy of an initialised *template* starts in ~4-6 s, so the template is
-made once and copied per instance. Each instance then gets its own SECRET_KEY (stable across
-restarts, else logins die) and its own admin token (reset through the API after the copy, so
-one instance's token opens no other).
+shared/notes/label-studio.md and docs/threat-model.md), so each annotator gets a whole
+instance. A fresh data dir takes ~60 s to initialise; a copy of an initialised *template*
+starts in ~4-6 s, so the template is made once and copied per instance. Before a copy first
+starts, everything that opens it is made its own: the organisation's invite token, the admin
+password and API token (written into the copied database), and its SECRET_KEY — so nothing
+that opens one instance opens another.
+
+Each instance runs with Django settings of ours (``labelstudio_site/``: curator-only
+endpoints refused to the annotator, 5xx responses without server paths), a minimal
+environment (none of the curator's secrets), Label Studio's SSRF protection on with only the
+webhook receiver's address allowed, and a document root of its own that holds just the media
+of its annotator's tasks.
 
 Records (``LabelStudioInstance``) are plain values; where they are kept (a JSON state file
 here, the ``labelstudio_instances`` table in the service) is the caller's choice.
@@ -31,7 +38,18 @@ from backend.domain import ConflictError, NotFoundError, ServiceUnavailableError
 HOST = "127.0.0.1"
 ROLES = ("annotator", "adjudication", "shared")
 _TEMPLATE_MARKER = "mmcurate-template.json"
-_INHERITED_TRAPS = ("USERNAME", "PASSWORD", "PORT", "HOST", "DEBUG")
+SITE_DIR = Path(__file__).parent / "labelstudio_site"
+SETTINGS_MODULE = "mmcurate_labelstudio_settings"
+# the only variables of ours a Label Studio process inherits: none holds a secret
+_INHERITED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+# Label Studio's own list of reserved networks (core/utils/io.py, 1.23.2); the receiver's address is cut out of it
+_BANNED_SUBNETS = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+    "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "224.0.0.0/4", "233.252.0.0/24", "240.0.0.0/4", "255.255.255.255/32", "::/128", "::1/128", "::ffff:0:0/96",
+    "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001:0000::/32", "2001:20::/28",
+    "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -55,6 +73,7 @@ class LabelStudioInstance:
     user_id: int | None = None
     user_token: str | None = None
     external_url: str | None = None
+    webhook_url: str | None = None
 
     @property
     def url(self) -> str:
@@ -112,15 +131,47 @@ def free_port(avoid: Iterable[int] = ()) -> int:
     raise ServiceUnavailableError("found no free loopback port in 50 tries")
 
 
+def banned_subnets(webhook_url: str | None) -> list[str]:
+    """Label Studio's reserved networks with the webhook receiver's own address (and nothing else) allowed.
+
+    With SSRF protection on, an instance may send webhooks to the receiver but imports by URL,
+    ML backends and webhooks to any other private or loopback address are refused.
+    """
+    import ipaddress
+    from urllib.parse import urlparse
+
+    allowed: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
+    host = urlparse(webhook_url).hostname if webhook_url else None
+    if host:
+        try:
+            allowed = {ipaddress.ip_address(info[4][0]) for info in socket.getaddrinfo(host, None)}
+        except (socket.gaierror, ValueError):
+            raise ValidationError(f"the webhook host {host!r} of {webhook_url!r} does not resolve; "
+                                  "fix MMCURATE_PUBLIC_URL") from None
+    out: list[str] = []
+    for subnet in map(ipaddress.ip_network, _BANNED_SUBNETS):
+        parts = [subnet]
+        for address in allowed:
+            parts = [piece for part in parts for piece in (
+                part.address_exclude(ipaddress.ip_network(address)) if address in part else [part])]
+        out.extend(str(p) for p in sorted(parts, key=lambda n: (n.version, n.network_address)))
+    return out
+
+
 def labelstudio_env(
-    data_dir: Path, media_root: Path, secret_key: str, admin_email: str, admin_password: str, admin_token: str
+    data_dir: Path, media_root: Path, secret_key: str, admin_email: str, admin_password: str, admin_token: str,
+    webhook_url: str | None = None,
 ) -> dict[str, str]:
-    """The environment of a headless Label Studio with a known admin token (see the notes)."""
-    env = {
-        k: v for k, v in os.environ.items()
-        if k not in _INHERITED_TRAPS and not k.startswith(("LABEL_STUDIO_", "DJANGO_"))
-    }
+    """The environment of a headless, hardened Label Studio with a known admin token (see the notes).
+
+    Only a few harmless variables are inherited (no ``HF_TOKEN``, database URL or mmcurate
+    secret reaches the process); ``HOME`` is the instance's own data dir.
+    """
+    env = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
     env.update(
+        HOME=str(data_dir),
+        PYTHONPATH=str(SITE_DIR),
+        DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
         LABEL_STUDIO_BASE_DATA_DIR=str(data_dir),
         DJANGO_DB="sqlite",
         LABEL_STUDIO_USERNAME=admin_email,
@@ -130,7 +181,11 @@ def labelstudio_env(
         LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
         LOCAL_FILES_SERVING_ENABLED="true",
         LOCAL_FILES_DOCUMENT_ROOT=str(media_root),
-        SSRF_PROTECTION_ENABLED="false",
+        SSRF_PROTECTION_ENABLED="true",
+        USE_DEFAULT_BANNED_SUBNETS="false",
+        USER_ADDITIONAL_BANNED_SUBNETS=",".join(banned_subnets(webhook_url)),
+        ML_BLOCK_LOCAL_IP="true",
+        DEBUG_MODAL_EXCEPTIONS="false",
         SENTRY_DSN="",
         FRONTEND_SENTRY_DSN="",
         COLLECT_ANALYTICS="false",
@@ -286,6 +341,7 @@ def _ensure_template(
 ) -> Template:
     marker = template_dir / _TEMPLATE_MARKER
     if marker.is_file():
+        os.chmod(marker, 0o600)  # also for a template made before it was kept private
         raw = json.loads(marker.read_text())
         return Template(data_dir=template_dir, **raw)
     if template_dir.exists():
@@ -306,6 +362,8 @@ def _ensure_template(
         _terminate(proc.pid)
         proc.wait(timeout=30)
     (template_dir / "labelstudio.log").unlink(missing_ok=True)
+    marker.touch(mode=0o600)
+    os.chmod(marker, 0o600)  # the template's admin login (every copy gets its own before it starts)
     marker.write_text(json.dumps(admin))
     if on_progress:
         on_progress("initialise Label Studio template", 1, 1)
@@ -323,15 +381,18 @@ def create_instance(
     annotator: str | None = None,
     port: int | None = None,
     avoid_ports: Iterable[int] = (),
+    webhook_url: str | None = None,
     timeout_s: float = 120.0,
 ) -> LabelStudioInstance:
-    """Copy the template to ``data_dir``, start it, give it its own admin token; return it running."""
+    """Copy the template to ``data_dir``, make its secrets its own, start it; return it running."""
     if role not in ROLES:
         raise ValidationError(f"instance role {role!r} is not one of {', '.join(ROLES)}")
     if data_dir.exists():
         raise ConflictError(f"{data_dir} already exists; an instance named {name!r} was made before")
     shutil.copytree(template.data_dir, data_dir)
+    os.chmod(data_dir, 0o700)
     (data_dir / _TEMPLATE_MARKER).unlink(missing_ok=True)
+    admin_password, admin_token = make_own(data_dir, template.admin_email)
     instance = LabelStudioInstance(
         name=name,
         role=role,
@@ -340,31 +401,51 @@ def create_instance(
         media_root=media_root,
         secret_key=secrets.token_urlsafe(40),
         admin_email=template.admin_email,
-        admin_password=template.admin_password,
-        admin_token=template.admin_token,
+        admin_password=admin_password,
+        admin_token=admin_token,
         annotator=annotator,
+        webhook_url=webhook_url,
     )
-    instance = start(install, instance, timeout_s=timeout_s)
-    return replace(instance, admin_token=_reset_admin_token(instance))
+    return start(install, instance, timeout_s=timeout_s)
 
 
-def _reset_admin_token(instance: LabelStudioInstance) -> str:
-    import httpx
+def make_own(data_dir: Path, admin_email: str) -> tuple[str, str]:
+    """Give a copied (not yet started) instance database secrets of its own; its new admin password and token.
 
+    A copy of the template shares the template's organisation invite token, admin password
+    and admin API token with every other copy: each is replaced here, in the database file
+    itself, before the server first runs (sessions from the template are dropped too).
+    """
+    import sqlite3
+
+    database = data_dir / "label_studio.sqlite3"
+    if not database.is_file():
+        raise NotFoundError(f"{database} is missing; the Label Studio template at the source of this copy is broken")
+    password, token = secrets.token_urlsafe(18), secrets.token_hex(20)
+    connection = sqlite3.connect(database)
     try:
-        response = httpx.post(
-            f"{instance.url}/api/current-user/reset-token/",
-            headers={"Authorization": f"Token {instance.admin_token}"},
-            timeout=30,
-        )
-    except httpx.HTTPError as exc:
-        raise ServiceUnavailableError(f"Label Studio at {instance.url} did not answer a token reset: {exc}") from None
-    if response.status_code >= 300 or "token" not in response.json():
-        raise ServiceUnavailableError(
-            f"Label Studio at {instance.url} refused to reset the admin token ({response.status_code}): "
-            f"{response.text[:300]}"
-        )
-    return str(response.json()["token"])
+        with connection:
+            user = connection.execute("SELECT id FROM htx_user WHERE email = ?", (admin_email,)).fetchone()
+            if user is None:
+                raise NotFoundError(f"{database} has no admin user {admin_email!r}; delete the Label Studio template")
+            connection.execute("UPDATE htx_user SET password = ? WHERE id = ?", (django_password_hash(password), user[0]))
+            connection.execute("UPDATE authtoken_token SET key = ? WHERE user_id = ?", (token, user[0]))
+            for (org_id,) in connection.execute("SELECT id FROM organization").fetchall():
+                connection.execute("UPDATE organization SET token = ? WHERE id = ?", (secrets.token_hex(20), org_id))
+            connection.execute("DELETE FROM django_session")
+    finally:
+        connection.close()
+    return password, token
+
+
+def django_password_hash(password: str, iterations: int = 1_000_000) -> str:
+    """Django's default ``pbkdf2_sha256`` password hash of ``password`` (what ``set_password`` stores)."""
+    import base64
+    import hashlib
+
+    salt = secrets.token_urlsafe(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(digest).decode()}"
 
 
 def start(
@@ -375,9 +456,11 @@ def start(
         return instance
     if not instance.data_dir.is_dir():
         raise NotFoundError(f"instance {instance.name!r} has no data dir at {instance.data_dir}")
+    instance.media_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(instance.media_root, 0o700)
     env = labelstudio_env(
         instance.data_dir, instance.media_root, instance.secret_key, instance.admin_email,
-        instance.admin_password, instance.admin_token,
+        instance.admin_password, instance.admin_token, instance.webhook_url,
     )
     for pid in stragglers(instance.data_dir):  # a dead instance's orphan would hold the port
         _terminate(pid)

@@ -73,6 +73,58 @@ class LsAnnotation:
         )
 
 
+@dataclass(frozen=True)
+class AnnotationEvent:
+    """What a webhook claims happened: an action and the Label Studio ids it names.
+
+    A trigger to re-read those tasks from the sending instance, never the values themselves:
+    an annotator can post any body with their own instance's secret, so nothing in it is
+    stored as it is. ``task_ids`` are named by created/updated events; a deletion names only
+    ``annotation_ids``.
+    """
+
+    action: str
+    annotation_ids: tuple[int, ...] = ()
+    task_ids: tuple[int, ...] = ()
+
+    @property
+    def is_deletion(self) -> bool:
+        return self.action == "ANNOTATIONS_DELETED"
+
+
+def _ids(entries: Any, key: str, action: str) -> tuple[int, ...]:
+    if not isinstance(entries, list) or not entries:
+        raise ValidationError(f"{action} webhook has no list of annotations with {key!r}")
+    out = []
+    for entry in entries:
+        value = entry.get(key) if isinstance(entry, Mapping) else None
+        if isinstance(value, Mapping):  # some payloads nest the task as an object
+            value = value.get("id")
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+            raise ValidationError(f"{action} webhook carries a malformed {key!r}: {value!r}")
+        out.append(int(value))
+    return tuple(out)
+
+
+def parse_webhook(payload: Any) -> AnnotationEvent:
+    """The ids an annotation webhook names (Label Studio 1.23 payloads); other actions name none.
+
+    Raises ``ValidationError`` for a body that is not an annotation event (422 at the receiver).
+    """
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("action"), str):
+        raise ValidationError("webhook body must be a JSON object with an 'action'")
+    action = payload["action"]
+    if action in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):
+        entries = [payload.get("annotation")]
+        return AnnotationEvent(action, _ids(entries, "id", action), _ids(entries, "task", action))
+    if action == "ANNOTATIONS_CREATED":
+        entries = payload.get("annotations")
+        return AnnotationEvent(action, _ids(entries, "id", action), _ids(entries, "task", action))
+    if action == "ANNOTATIONS_DELETED":
+        return AnnotationEvent(action, _ids(payload.get("annotations"), "id", action))
+    return AnnotationEvent(action)
+
+
 class LabelStudioClient:
     """One Label Studio server, seen with one user's token."""
 
@@ -286,10 +338,23 @@ class LabelStudioClient:
 
     def annotations(self, project_id: int) -> list[LsAnnotation]:
         """Every annotation in a project (the reconciling pull reads this)."""
+        return _annotations_of(self.export_tasks(project_id, all_tasks=False), project_id)
+
+    def annotations_of_tasks(self, project_id: int, task_ids: Sequence[int]) -> list[LsAnnotation]:
+        """The annotations Label Studio holds now on ``task_ids`` of one project, one request per 500 tasks.
+
+        The webhook receiver re-reads what an event names through this, with the instance's admin token.
+        """
         out: list[LsAnnotation] = []
-        for task in self.export_tasks(project_id, all_tasks=False):
-            for raw in task.get("annotations") or []:
-                out.append(LsAnnotation.from_json({**raw, "task": task["id"]}, project_id, task.get("data")))
+        wanted = sorted(set(task_ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            params = [("exportType", "JSON"), ("download_all_tasks", "true"), *(("ids[]", str(i)) for i in chunk)]
+            tasks = self._http("GET", f"/api/projects/{project_id}/export", f"read {len(chunk)} tasks of project "
+                               f"{project_id}", params=params)
+            if not isinstance(tasks, list):
+                raise LabelStudioError(f"Label Studio at {self.url} exported {str(tasks)[:200]} for project {project_id}")
+            out.extend(_annotations_of([t for t in tasks if t.get("id") in chunk], project_id))
         return out
 
     def task(self, task_id: int) -> dict[str, Any]:
@@ -351,17 +416,36 @@ class LabelStudioClient:
     # -- webhooks ----------------------------------------------------------------------------
 
     def ensure_webhook(self, url: str, project_id: int, headers: Mapping[str, str]) -> int:
-        """A webhook posting annotation events of ``project_id`` to ``url`` with ``headers``."""
-        with self._call(f"list webhooks of project {project_id}"):
-            for hook in self.sdk.webhooks.list(project=str(project_id)):
-                if hook.url == url and hook.project == project_id:
-                    return int(hook.id)
-        with self._call(f"add a webhook to project {project_id}"):
-            hook = self.sdk.webhooks.create(
-                url=url, project=project_id, send_payload=True, send_for_all_actions=False,
-                actions=list(WEBHOOK_ACTIONS), headers=dict(headers), is_active=True,
-            )
-        return int(hook.id)
+        """Exactly one webhook posting annotation events of ``project_id`` to ``url`` with ``headers``.
+
+        Repairs what a user of the instance may have changed: ours is restored (URL, headers,
+        actions, active), and any other webhook on this project or on the whole organisation is
+        deleted (mmcurate makes one per project and no other).
+        """
+        wanted = {"url": url, "send_payload": True, "send_for_all_actions": False,
+                  "actions": sorted(WEBHOOK_ACTIONS), "headers": dict(headers), "is_active": True}
+        hooks = self._http("GET", "/api/webhooks/", "list webhooks")
+        ours = None
+        for hook in hooks if isinstance(hooks, list) else []:
+            if hook.get("project") not in (project_id, None):
+                continue
+            if ours is None and hook.get("project") == project_id and hook.get("url") == url:
+                ours = hook
+                continue
+            self._http("DELETE", f"/api/webhooks/{hook['id']}/", f"delete a webhook mmcurate did not make ({hook.get('url')!r})")
+        if ours is None:
+            made = self._http("POST", "/api/webhooks/", f"add a webhook to project {project_id}",
+                              json={**wanted, "project": project_id})
+            return int(made["id"])
+        current = {key: sorted(ours.get(key) or []) if key == "actions" else ours.get(key) for key in wanted}
+        if current != wanted:
+            self._http("PATCH", f"/api/webhooks/{ours['id']}/", f"repair the webhook of project {project_id}", json=wanted)
+        return int(ours["id"])
+
+
+def _annotations_of(tasks: Sequence[Mapping[str, Any]], project_id: int) -> list[LsAnnotation]:
+    return [LsAnnotation.from_json({**raw, "task": task["id"]}, project_id, task.get("data"))
+            for task in tasks for raw in task.get("annotations") or []]
 
 
 def _iso(value: Any) -> str | None:

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
         for path in (self.data_dir, self.media_dir, self.clips_dir, self.reports_dir,
                      self.releases_dir, self.models_dir, self.labelstudio_dir):
             path.mkdir(parents=True, exist_ok=True)
+        for private in (self.data_dir, self.labelstudio_dir):  # secrets and every annotator's work live below
+            private.chmod(0o700)
 
 
 @lru_cache(maxsize=1)

@@ -1,10 +1,11 @@
 """Annotation loop throughput against a real Label Studio: push, webhook receiver, reconciling pull.
 
-Targets (issue 6): push 10,000 tasks < 60 s (batched imports); the webhook receiver stores
->= 200 annotations/s from a loopback load generator with none lost (counted in the database);
-a reconciling pull of 10,000 annotations < 60 s.
+Targets (issues 6 and 10): push 10,000 tasks < 60 s (batched imports); the webhook receiver
+stores >= 200 annotations/s from a loopback load generator with none lost (counted in the
+database) — each event re-read from the Label Studio instance its secret belongs to, as in
+production; a reconciling pull of 10,000 annotations < 60 s.
 
-    .venv/bin/python benchmarks/annotation_sync.py [--tasks 10000] [--events 2000]
+    .venv/bin/python benchmarks/annotation_sync.py [--tasks 10000] [--events 2000] [--database-url URL]
 
 Writes benchmarks/results/annotation_sync.json. Uses the cached Label Studio venv and template
 (.cache/, or MMCURATE_LABELSTUDIO_VENV) and a throw-away data dir and SQLite database.
@@ -33,25 +34,22 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=2_000)
     parser.add_argument("--senders", type=int, default=4, help="concurrent webhook senders")
-    parser.add_argument("--webhooks-only", action="store_true", help="only the receiver, without Label Studio")
     parser.add_argument("--workers", type=int, default=1,
                         help="uvicorn worker processes of the receiver; 0 runs it in a thread of this process, "
                              "sharing the interpreter with the load generator")
-    parser.add_argument("--database-url", help="for --webhooks-only: e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--database-url", help="mmcurate's database, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/"
+                        "bench (an empty database); default a throw-away SQLite file")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "annotation_sync.json")
     args = parser.parse_args()
-    if args.webhooks_only:
-        return webhooks_only(args)
 
-    import httpx
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from annotation_configs import instances as ls
     from annotation_configs.install import LABEL_STUDIO_VERSION, ensure_installed
     from annotation_configs.normalise import result_from_values
     from annotation_configs.registry import load_registry
     from backend.db import migrations
-    from backend.db.models import Annotation, Item, MediaAsset, Project, Source, Utterance
+    from backend.db.models import Item, MediaAsset, Project, Source, Utterance
     from backend.db.session import session_factory
     from backend.services import annotation as service
     from backend.settings import Settings
@@ -61,12 +59,12 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="mmcurate-bench-"))
     data_dir = work / "var"
     (data_dir / "clips").mkdir(parents=True)
-    url = f"sqlite:///{data_dir / 'mmcurate.db'}"
+    url = args.database_url or f"sqlite:///{data_dir / 'mmcurate.db'}"
     migrations.upgrade(url, "head")
     port = ls.free_port()
-    settings = Settings(data_dir=data_dir, database_url=url, public_url=None, webhook_secret="bench-secret")
-    home = service.LabelStudioHome(venv=install.venv, template_dir=venv.parent / f"labelstudio-template-{LABEL_STUDIO_VERSION}",
-                                   instances_dir=work / "instances", state_file=work / "instances.json", media_root=data_dir)
+    settings = Settings(data_dir=data_dir, database_url=url, public_url=None, webhook_secret="bench-secret",
+                        labelstudio_venv=install.venv)
+    home = service.LabelStudioHome.from_settings(settings)  # the layout the receiver process finds too
     clips = []
     for n in range(20):
         path = data_dir / "clips" / f"c{n}.wav"
@@ -158,7 +156,7 @@ def main() -> int:
         print("pull", results["pull"], results["pull_again_unchanged"], flush=True)
 
         # 3. webhook receiver
-        results["webhooks"] = webhook_bench(settings, factory, port, instance.name, ls_project, task_ids,
+        results["webhooks"] = webhook_bench(settings, factory, port, instance.name, admin, ls_project, task_ids,
                                             args.events, args.senders, args.workers)
         print("webhooks", results["webhooks"], flush=True)
     finally:
@@ -169,35 +167,37 @@ def main() -> int:
     return 0
 
 
-def webhook_bench(settings, factory, port: int, instance_name: str, ls_project: int, task_ids: list[int],
+def webhook_bench(settings, factory, port: int, instance_name: str, admin, ls_project: int, task_ids: list[int],
                   events: int, senders: int, workers: int = 1) -> dict[str, object]:
-    """The real app on uvicorn, a loopback load generator of ANNOTATION_CREATED events; stored rows counted.
+    """The real app on uvicorn and a loopback load generator of ANNOTATION_CREATED events; stored rows counted.
 
-    With ``workers`` >= 1 the receiver runs as its own uvicorn process(es), as deployed; with 0 it runs
-    in a thread here, and the load generator's Python competes with it for one interpreter lock.
+    The tasks' annotations exist in Label Studio (imported with them) and were pulled; they are
+    removed from mmcurate's database first, so each event makes the receiver re-read its task
+    from the instance and store the annotation again. With ``workers`` >= 1 the receiver runs as
+    its own uvicorn process(es), as deployed; with 0 it runs in a thread here, and the load
+    generator's Python competes with it for one interpreter lock.
     """
     import http.client
 
-    from sqlalchemy import func, select
+    from sqlalchemy import delete, func, select
 
-    from annotation_configs.normalise import result_from_values
-    from annotation_configs.registry import load_registry
-    from backend.db.models import Annotation
+    from backend.db.models import Annotation, AnnotationHistory
     from backend.services import annotation as service
+    from backend.services.secrets import instance_webhook_secret
 
-    stop = _start_receiver(settings, port, workers)
-    with factory() as session:
-        before = session.scalar(select(func.count()).select_from(Annotation)) or 0
     events = min(events, len(task_ids))
-    result = result_from_values(load_registry()["sentiment3"], {"sentiment": "neutral"}, "audio")
-    headers = {service.SECRET_HEADER: "bench-secret", service.INSTANCE_HEADER: instance_name,
-               "Content-Type": "application/json"}
+    held = {a.task_id: a for a in admin.annotations(ls_project)}
+    with factory() as session:
+        session.execute(delete(AnnotationHistory))
+        session.execute(delete(Annotation))
+        session.commit()
+    stop = _start_receiver(settings, port, workers)
+    headers = {service.SECRET_HEADER: instance_webhook_secret(settings, instance_name), "Content-Type": "application/json"}
 
     def send(n: int, connection: http.client.HTTPConnection) -> int:
+        annotation = held[task_ids[n]]
         body = {"action": "ANNOTATION_CREATED", "project": {"id": ls_project},
-                "annotation": {"id": 10_000_000 + n, "task": task_ids[n], "result": result, "lead_time": 4.2,
-                               "completed_by": 2, "was_cancelled": False,
-                               "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}}
+                "annotation": {"id": annotation.id, "task": annotation.task_id, "result": annotation.result}}
         connection.request("POST", "/webhooks/labelstudio", body=json.dumps(body).encode(), headers=headers)
         response = connection.getresponse()
         response.read()
@@ -220,11 +220,12 @@ def webhook_bench(settings, factory, port: int, instance_name: str, ls_project: 
     finally:
         stop()
     with factory() as session:
-        stored = (session.scalar(select(func.count()).select_from(Annotation)) or 0) - before
+        stored = session.scalar(select(func.count()).select_from(Annotation)) or 0
     return {"sent": events, "http_200": codes.count(200), "stored": stored, "lost": events - stored,
             "seconds": round(elapsed, 2), "per_second": round(events / elapsed, 1), "senders": senders,
             "receiver": f"{workers} uvicorn worker process(es)" if workers else "uvicorn in a thread of the load generator",
-            "target_per_second": 200, "database": settings.sqlalchemy_url.split(":")[0]}
+            "target_per_second": 200, "database": settings.sqlalchemy_url.split(":")[0],
+            "re_read": "each event's task read back from its Label Studio instance (batched per group)"}
 
 
 def _start_receiver(settings, port: int, workers: int):
@@ -249,7 +250,8 @@ def _start_receiver(settings, port: int, workers: int):
 
         return stop_thread
     env = {**os.environ, "MMCURATE_DATA_DIR": str(settings.data_dir), "MMCURATE_DATABASE_URL": settings.sqlalchemy_url,
-           "MMCURATE_WEBHOOK_SECRET": settings.webhook_secret or ""}
+           "MMCURATE_WEBHOOK_SECRET": settings.webhook_secret or "",
+           "MMCURATE_LABELSTUDIO_VENV": str(settings.labelstudio_venv_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "backend.api.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
@@ -274,51 +276,6 @@ def _start_receiver(settings, port: int, workers: int):
             process.kill()
 
     return stop_process
-
-
-def webhooks_only(args) -> int:
-    """The receiver alone (no Label Studio needed): tasks recorded directly, events posted, rows counted."""
-    from backend.db import migrations
-    from backend.db.models import AnnotationBatch, Annotator, Item, LabelStudioInstance, Project, Source, Task
-    from backend.db.session import session_factory
-    from backend.settings import Settings
-    from annotation_configs.instances import free_port
-
-    work = Path(tempfile.mkdtemp(prefix="mmcurate-webhooks-"))
-    url = args.database_url or f"sqlite:///{work / 'mmcurate.db'}"
-    migrations.upgrade(url, "head")
-    settings = Settings(data_dir=work, database_url=url, webhook_secret="bench-secret")
-    factory = session_factory(url)
-    with factory() as session:
-        project = Project(name=f"webhook-bench-{work.name}")
-        session.add(project)
-        session.flush()
-        source = Source(project_id=project.id, kind="text", uri="u", content_hash=work.name)
-        annotator = Annotator(pseudonym=f"wb-{work.name[-8:]}", email=f"{work.name}@example.org")
-        session.add_all([source, annotator])
-        session.flush()
-        row = LabelStudioInstance(name=annotator.pseudonym, role="annotator", url="http://127.0.0.1:1",
-                                  annotator_id=annotator.id)
-        batch = AnnotationBatch(project_id=project.id, scheme="sentiment3", overlap_k=1)
-        session.add_all([row, batch])
-        session.flush()
-        task_ids = list(range(1, args.events + 1))
-        for n in task_ids:
-            item = Item(project_id=project.id, source_id=source.id, kind="text", text=f"t{n}")
-            session.add(item)
-            session.flush()
-            session.add(Task(batch_id=batch.id, item_id=item.id, annotator_id=annotator.id, instance_id=row.id,
-                             ls_project_id=1, ls_task_id=n))
-        session.commit()
-        name = row.name
-    result = webhook_bench(settings, factory, free_port(), name, 1, task_ids, args.events, args.senders, args.workers)
-    print("webhooks", result, flush=True)
-    out = args.out.with_name("annotation_webhooks.json")
-    previous = json.loads(out.read_text()) if out.exists() else {}
-    previous[result["database"]] = {**result, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
-    out.write_text(json.dumps(previous, indent=2) + "\n")
-    print(f"wrote {out}")
-    return 0
 
 
 if __name__ == "__main__":

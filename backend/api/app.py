@@ -26,6 +26,7 @@ def package_version() -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
+        lifespan=webhooks.lifespan,  # the webhook writer starts and stops with the app
         title="mmcurate",
         version=package_version(),
         description="Curation and annotation of low-resource multimodal sentiment/emotion corpora. "

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from backend.cli.context import db_session, settings
-from backend.cli.output import emit_json_lines, emit_table, json_line, progress_bar
+from backend.cli.output import emit_json_lines, emit_table, exit_code_for, json_line, progress_bar
+from backend.domain import ServiceUnavailableError
 from backend.services import annotation as service
 
 labelstudio_app = typer.Typer(
@@ -137,6 +138,10 @@ def annotate_pull(project: ProjectOption) -> None:
     with db_session() as session, progress_bar("pull") as on_progress:
         result = service.pull(session, settings(), project, on_progress=on_progress)
     typer.echo(json_line(asdict(result)))
+    if result.unreachable:  # what was reachable is stored (committed above); say whose judgements are still out
+        for line in result.unreachable:
+            typer.echo(f"error: not pulled: {line}", err=True)
+        raise typer.Exit(exit_code_for(ServiceUnavailableError("")))
 
 
 @annotate_app.command("simulate")

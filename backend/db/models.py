@@ -280,7 +280,6 @@ class LabelStudioInstance(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     data_dir: Mapped[str | None] = mapped_column(Text)
     admin_email: Mapped[str | None] = mapped_column(String(320))
-    admin_token: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="stopped")
     started_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 

@@ -11,7 +11,9 @@ One module per job:
 - ``instances``: ``labelstudio start | stop | status``
 - ``annotators``: an annotator, their own instance and login
 - ``push``: batches out (selection, assignment, tasks in each annotator's instance)
-- ``sync``: judgements back — one upsert for the webhook receiver and the reconciling pull
+- ``serving``: each instance's own document root, holding only its tasks' media
+- ``sync``: judgements back — one reconcile for the webhook receiver and the reconciling pull
+- ``receiver``: the webhook writer (senders identified by secret, events re-read, group commit)
 - ``simulate``: simulated annotators answering through Label Studio's API
 - ``adjudication``: low-agreement items as review tasks
 - ``listing``: stored judgements and their history
@@ -49,15 +51,15 @@ from backend.services.annotation.simulate import (
 from backend.services.annotation.sync import (
     SyncResult,
     WebhookLookups,
-    ingest_webhook,
-    prefetch_tasks,
     pull,
+    store_instance_annotations,
+    tasks_to_refresh,
 )
 
 __all__ = [
     "ADJUDICATION_INSTANCE", "INSTANCE_HEADER", "SECRET_HEADER", "WEBHOOK_PATH", "AdjudicationPush",
     "AnnotatorLogin", "InstanceStatus", "LabelStudioHome", "PushOptions", "PushResult", "SimulateOptions",
-    "SimulateResult", "SyncResult", "WebhookLookups", "add_annotator", "annotation_history", "ingest_webhook",
-    "instance_statuses", "list_annotations", "list_annotators", "prefetch_tasks", "pull", "push",
-    "push_adjudications", "simulate", "start_instances", "stop_instances",
+    "SimulateResult", "SyncResult", "WebhookLookups", "add_annotator", "annotation_history",
+    "instance_statuses", "list_annotations", "list_annotators", "pull", "push", "push_adjudications", "simulate",
+    "start_instances", "stop_instances", "store_instance_annotations", "tasks_to_refresh",
 ]

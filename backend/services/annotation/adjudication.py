@@ -29,14 +29,12 @@ from backend.services.annotation.home import (
     LabelStudioHome,
     admin_client,
     mirror_instance,
+    receiver_url,
     resolve_home,
 )
 from backend.services.annotation.instances import new_instance
-from backend.services.annotation.push import (
-    display_language,
-    storage_folder,
-    task_media,
-)
+from backend.services.annotation.push import display_language, ensure_webhooks
+from backend.services.annotation.serving import storage_folder, task_content
 from backend.settings import Settings
 
 
@@ -92,7 +90,8 @@ def push_adjudications(
             adjudicator = Annotator(pseudonym="adjudicator", email=adjudicator_email, languages=[], simulated=False)
             session.add(adjudicator)
             session.flush()
-        instance = new_instance(home, ADJUDICATION_INSTANCE, "adjudication", adjudicator.pseudonym)
+        instance = new_instance(home, ADJUDICATION_INSTANCE, "adjudication", adjudicator.pseudonym,
+                                webhook_url=receiver_url(settings))
         password = secrets.token_urlsafe(12)
         made = admin_client(instance).create_login(adjudicator_email, password)
         instance = replace(instance, user_email=adjudicator_email, user_id=made.user_id, user_token=made.token)
@@ -114,7 +113,7 @@ def push_adjudications(
         if not schemes:
             continue
         item = session.get(Item, adjudication.item_id)
-        media, content = task_media(settings, item, item.utterance)  # type: ignore[arg-type]
+        media, content = task_content(settings.data_dir, instance, item)  # type: ignore[arg-type]
         lines = [ContextLine(session.get(Annotator, a.annotator_id).pseudonym,  # type: ignore[union-attr]
                              str(a.values[adjudication.field])) for a in answers_ if adjudication.field in (a.values or {})]
         data = task_data(media, content, item_id=item.id,  # type: ignore[union-attr]
@@ -130,8 +129,9 @@ def push_adjudications(
                         fields=tuple(f for f in scheme.fields if f.name in fields), instructions=scheme.instructions)
         ls_project = client.ensure_project(f"{project_row.name} / adjudication / {scheme.name} / {media.value}",
                                            label_config(review, media, display_language(project_row)))
-        for folder in sorted({f for _, d in entries if (f := storage_folder(settings, d[media.value]))}):
+        for folder in sorted({f for _, d in entries if (f := storage_folder(settings.data_dir, instance, d[media.value]))}):
             client.ensure_local_storage(ls_project, folder)
+        ensure_webhooks(settings, instance, client, {ls_project})
         batch = AnnotationBatch(project_id=project_row.id, scheme=scheme.name, overlap_k=1, gold_rate=0.0,
                                 selection={"adjudication": True})
         session.add(batch)

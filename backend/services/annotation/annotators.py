@@ -21,6 +21,7 @@ from backend.services.annotation.home import (
     LabelStudioHome,
     admin_client,
     mirror_instance,
+    receiver_url,
     resolve_home,
 )
 from backend.services.annotation.instances import new_instance
@@ -66,7 +67,7 @@ def add_annotator(
     annotator = Annotator(pseudonym=pseudonym, email=email, languages=list(langs), simulated=simulated)
     session.add(annotator)
     session.flush()
-    instance = new_instance(home, pseudonym, "annotator", pseudonym)
+    instance = new_instance(home, pseudonym, "annotator", pseudonym, webhook_url=receiver_url(settings))
     home.save(instance)
     secret = password or secrets.token_urlsafe(12)
     login = admin_client(instance).create_login(email, secret)

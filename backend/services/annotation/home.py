@@ -33,7 +33,12 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class LabelStudioHome:
-    """Folders of the local Label Studio setup: venv, template, instances, secrets, media root."""
+    """Folders of the local Label Studio setup: venv, template, instances, their secrets and document roots.
+
+    ``media_root`` is where mmcurate's media live (the data dir); each instance serves only
+    what is linked into its own document root under ``serve_root`` (default: ``serve`` beside
+    ``instances_dir``), see ``serving``.
+    """
 
     venv: Path
     template_dir: Path
@@ -42,6 +47,7 @@ class LabelStudioHome:
     media_root: Path
     shared_url: str | None = None
     shared_token: str | None = None
+    serve_root: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "LabelStudioHome":
@@ -54,7 +60,12 @@ class LabelStudioHome:
             media_root=settings.data_dir,
             shared_url=settings.labelstudio_url,
             shared_token=settings.labelstudio_token,
+            serve_root=settings.labelstudio_dir / "serve",
         )
+
+    def document_root(self, name: str) -> Path:
+        """The only folder instance ``name`` serves files from."""
+        return (self.serve_root or self.instances_dir.parent / "serve") / name
 
     @property
     def shared(self) -> bool:
@@ -69,6 +80,11 @@ class LabelStudioHome:
 
     def save(self, instance: ls.LabelStudioInstance) -> None:
         self.state().put(instance)
+
+
+def receiver_url(settings: Settings) -> str | None:
+    """Where instances send webhooks (None when ``MMCURATE_PUBLIC_URL`` is unset: then only pulls sync)."""
+    return settings.public_url.rstrip("/") + WEBHOOK_PATH if settings.public_url else None
 
 
 def resolve_home(settings: Settings, home: LabelStudioHome | None) -> LabelStudioHome:
@@ -87,7 +103,6 @@ def mirror_instance(session: Session, instance: ls.LabelStudioInstance, annotato
     row.pid = instance.pid
     row.data_dir = str(instance.data_dir) if instance.managed else None
     row.admin_email = instance.admin_email
-    row.admin_token = instance.admin_token
     running = ls.is_running(instance) if instance.managed else True
     row.status = "running" if running else "stopped"
     if running and row.started_at is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -11,8 +11,10 @@ from backend.services.annotation.home import (
     LabelStudioHome,
     Progress,
     mirror_instance,
+    receiver_url,
     resolve_home,
 )
+from backend.services.annotation.serving import serve_instance_tasks
 from backend.settings import Settings
 
 
@@ -43,14 +45,33 @@ def start_instances(
     records = list(home.state().load().values())
     out = []
     for done, instance in enumerate(records, start=1):
-        if instance.managed and not ls.is_running(instance):
-            instance = ls.start(install or home.install(), instance)
-            home.save(instance)
+        if instance.managed:
+            instance = _current(session, settings, home, instance)
+            if not ls.is_running(instance):
+                instance = ls.start(install or home.install(), instance)
+                home.save(instance)
         mirror_instance(session, instance)
         out.append(_status(instance))
         if on_progress:
             on_progress("start instances", done, len(records))
     return out
+
+
+def _current(session: Session, settings: Settings, home: LabelStudioHome, instance: ls.LabelStudioInstance
+             ) -> ls.LabelStudioInstance:
+    """``instance`` with this release's document root and webhook address; stopped (to restart) when they changed.
+
+    An instance made before per-instance document roots served the whole data dir: it moves
+    to its own root, into which the media of its tasks are linked first.
+    """
+    wanted = replace(instance, media_root=home.document_root(instance.name), webhook_url=receiver_url(settings))
+    if wanted == instance:
+        return instance
+    row = mirror_instance(session, instance)
+    serve_instance_tasks(session, settings.data_dir, wanted, row.id)
+    wanted = ls.stop(wanted)
+    home.save(wanted)
+    return wanted
 
 
 def stop_instances(session: Session, settings: Settings, *, home: LabelStudioHome | None = None) -> list[InstanceStatus]:
@@ -72,7 +93,7 @@ def instance_statuses(settings: Settings, *, home: LabelStudioHome | None = None
 
 
 def new_instance(
-    home: LabelStudioHome, name: str, role: str, annotator: str | None
+    home: LabelStudioHome, name: str, role: str, annotator: str | None, *, webhook_url: str | None = None
 ) -> ls.LabelStudioInstance:
     if home.shared:
         return ls.LabelStudioInstance(
@@ -89,5 +110,6 @@ def new_instance(
         shutil.rmtree(data_dir)  # left by a run that failed before recording it
     taken = [i.port for i in home.state().load().values()]
     return ls.create_instance(
-        install, template, data_dir, home.media_root, name=name, role=role, annotator=annotator, avoid_ports=taken
+        install, template, data_dir, home.document_root(name), name=name, role=role, annotator=annotator,
+        avoid_ports=taken, webhook_url=webhook_url,
     )

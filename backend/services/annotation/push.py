@@ -5,26 +5,27 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotation_configs import instances as ls
+from annotation_configs.labelstudio import LabelStudioClient
 from annotation_configs.normalise import result_from_values
 from annotation_configs.registry import Scheme, SchemeRegistry, shipped_registry
 from annotation_configs.xml import ContextLine, MediaKind, label_config, task_data
+from backend.db.models import LabelStudioInstance as InstanceRow
 from backend.db.models import (
     AnnotationBatch,
     Annotator,
     Item,
     Project,
+    Source,
     Task,
     Utterance,
 )
 from backend.domain import (
-    ItemKind,
     NotFoundError,
     ValidationError,
     ValueKind,
@@ -40,7 +41,8 @@ from backend.services.annotation.home import (
     mirror_instance,
     resolve_home,
 )
-from backend.services.secrets import webhook_secret
+from backend.services.annotation.serving import storage_folder, task_content
+from backend.services.secrets import instance_webhook_secret
 from backend.settings import Settings
 
 
@@ -84,7 +86,9 @@ def _check_push(options: PushOptions, registry: SchemeRegistry) -> Scheme:
 
 
 def _select_items(session: Session, project: Project, options: PushOptions, rng: random.Random) -> tuple[list[Item], list[Item]]:
-    query = select(Item).where(Item.project_id == project.id, Item.filter_status == "kept")
+    query = (select(Item).join(Source, Source.id == Item.source_id)
+             .where(Item.project_id == project.id, Item.filter_status == "kept", Item.superseded_at.is_(None),
+                    Source.taken_down_at.is_(None), Source.status != "taken_down"))
     if options.language:
         query = query.where(Item.language == options.language)
     if options.source_id is not None:
@@ -136,43 +140,18 @@ def _speaks(annotator: Annotator, language: str | None) -> bool:
     return not annotator.languages or language is None or language in annotator.languages
 
 
-def task_media(settings: Settings, item: Item, utterance: Utterance | None) -> tuple[MediaKind, str]:
-    kind = ItemKind(item.kind)
-    if kind in (ItemKind.CHAT_TURN, ItemKind.TEXT):
-        if not item.text:
-            raise ValidationError(f"item {item.id} ({item.kind}) has no text to show")
-        return MediaKind.TEXT, item.text
-    video = utterance.clip_video_path if utterance else None
-    path = video or (utterance.clip_audio_path if utterance else None) or item.media_path
-    if not path:
-        raise ValidationError(f"item {item.id} ({item.kind}) has no media file; run `mmcurate process` first")
-    media = MediaKind.VIDEO if video else MediaKind.for_item(kind)
-    return media, local_files_url(settings, Path(path))
+def ensure_webhooks(settings: Settings, instance: ls.LabelStudioInstance, client: LabelStudioClient,
+                    ls_projects: set[int]) -> None:
+    """The webhook of each of ``ls_projects`` in ``instance`` as mmcurate made it (repaired if a user changed it).
 
-
-def local_files_url(settings: Settings, path: Path) -> str:
-    from urllib.parse import quote
-
-    absolute = path if path.is_absolute() else settings.data_dir / path
-    try:
-        relative = absolute.resolve().relative_to(settings.data_dir)
-    except ValueError:
-        raise ValidationError(
-            f"media file {str(absolute)!r} is outside the data dir {settings.data_dir}; Label Studio serves only "
-            "files under it (to logged-in users). Move it there or re-run `mmcurate process`"
-        ) from None
-    if len(relative.parts) < 2:
-        raise ValidationError(f"media file {str(absolute)!r} must sit in a folder under the data dir, not at its top")
-    return f"/data/local-files/?d={quote(relative.as_posix())}"
-
-
-def storage_folder(settings: Settings, url: str) -> str | None:
-    from urllib.parse import unquote
-
-    if not url.startswith("/data/local-files/?d="):
-        return None
-    relative = unquote(url.split("?d=", 1)[1])
-    return str(settings.data_dir / relative.split("/", 1)[0])
+    Each instance's webhooks carry a secret of its own (``instance_webhook_secret``): it names
+    the sender, and opens nothing but a re-read of that instance's own tasks.
+    """
+    if not settings.public_url:
+        return
+    headers = {SECRET_HEADER: instance_webhook_secret(settings, instance.name), INSTANCE_HEADER: instance.name}
+    for ls_project in sorted(ls_projects):
+        client.ensure_webhook(settings.public_url.rstrip("/") + WEBHOOK_PATH, ls_project, headers)
 
 
 def _context(session: Session, item: Item, utterance: Utterance | None, cache: dict[str, list[Item]]) -> list[ContextLine]:
@@ -190,7 +169,8 @@ def _context(session: Session, item: Item, utterance: Utterance | None, cache: d
     key = f"{item.project_id}:{item.dialogue_id}"
     if key not in cache:
         cache[key] = list(session.scalars(
-            select(Item).where(Item.project_id == item.project_id, Item.dialogue_id == item.dialogue_id)
+            select(Item).where(Item.project_id == item.project_id, Item.dialogue_id == item.dialogue_id,
+                               Item.superseded_at.is_(None))
             .order_by(Item.turn_index)))
     before = [i for i in cache[key] if i.turn_index is not None and i.turn_index < item.turn_index][-3:]
     out = []
@@ -279,16 +259,19 @@ def push(
     by_id = {a.id: a for a in annotators}
     context_cache: dict[str, list[Item]] = {}
     total = sum(len(v) for v in plan.values())
-    secret = webhook_secret(settings)
     for annotator_id, items in plan.items():
         annotator = by_id[annotator_id]
         instance = records[annotator.pseudonym]
+        if instance.managed and instance.media_root != home.document_root(instance.name):
+            raise ValidationError(
+                f"instance {instance.name!r} still serves the whole data dir (made by an earlier mmcurate); run "
+                "`mmcurate labelstudio start` once to move it to a document root of its own, then push again")
         row = mirror_instance(session, instance, annotator_id=annotator.id)
         client = admin_client(instance)
         by_media: dict[MediaKind, list[dict[str, Any]]] = defaultdict(list)
         for item in items:
             utterance = item.utterance
-            media, content = task_media(settings, item, utterance)
+            media, content = task_content(settings.data_dir, instance, item)
             data = task_data(
                 media, content, item_id=item.id,
                 speaker=utterance.speaker_label if utterance else None,
@@ -309,13 +292,9 @@ def push(
                 title, label_config(scheme, media, options.display_language or display_language(project)),
                 instructions=scheme.instruction(options.display_language), maximum_annotations=1,
             )
-            for folder in sorted({f for t in tasks if (f := storage_folder(settings, t["data"][media.value]))}):
+            for folder in sorted({f for t in tasks
+                                  if (f := storage_folder(settings.data_dir, instance, t["data"][media.value]))}):
                 client.ensure_local_storage(ls_project, folder)
-            if settings.public_url:
-                client.ensure_webhook(
-                    settings.public_url.rstrip("/") + WEBHOOK_PATH, ls_project,
-                    {SECRET_HEADER: secret, INSTANCE_HEADER: instance.name},
-                )
             # reconcile: tasks already in Label Studio (a crashed run) are recorded, not imported again
             known = {t.ls_task_id for t in session.scalars(select(Task).where(Task.instance_id == row.id))}
             in_ls: dict[int, int] = {}
@@ -342,6 +321,12 @@ def push(
             if on_progress:
                 on_progress("push tasks", created + recovered, total)
         per_annotator[annotator.pseudonym] = len(items)
+    for annotator in annotators:  # every webhook of these instances as mmcurate made it, repaired if changed
+        instance = records[annotator.pseudonym]
+        projects = set(session.scalars(select(Task.ls_project_id).join(InstanceRow, InstanceRow.id == Task.instance_id)
+                                       .where(InstanceRow.name == instance.name)))
+        if projects:
+            ensure_webhooks(settings, instance, admin_client(instance), projects)
     return PushResult(batch.id, len(regular), len(gold), created, recovered, tasks_existing, per_annotator)
 
 

@@ -32,7 +32,8 @@ from backend.services.annotation.home import (
     admin_client,
     resolve_home,
 )
-from backend.services.annotation.push import PushOptions, PushResult, push, task_media
+from backend.services.annotation.push import PushOptions, PushResult, push
+from backend.services.annotation.serving import media_file
 from backend.settings import Settings
 
 
@@ -114,7 +115,7 @@ def simulate(
             fallback = {f.name: item.text for f in scheme.fields if f.kind is ValueKind.FREE_TEXT and item and item.text}
             values = simulated_answers(scheme, dict(item.reference or {}) if item else {}, accuracy, rng, fallback)
             values = {k: v for k, v in values.items() if v != "" or scheme.field(k).kind is not ValueKind.FREE_TEXT}
-            media = task_media(settings, item, item.utterance)[0] if item else MediaKind.AUDIO
+            media = media_file(item)[0] if item else MediaKind.AUDIO
             user.create_annotation(task.ls_task_id, result_from_values(scheme, values, media.value),
                                    lead_time_s=simulated_lead_time(scheme, rng, options.median_seconds_per_field))
             submitted += 1

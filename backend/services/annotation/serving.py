@@ -1,0 +1,111 @@
+"""What each instance may serve: a document root per instance holding only its annotator's task media.
+
+Label Studio serves local files under its ``LOCAL_FILES_DOCUMENT_ROOT`` to any logged-in user
+who adds a storage over them, so an instance's root must hold nothing but the media of the
+tasks it was given: each file is hard-linked (copied across file systems) into
+``<serve root>/<instance>/`` at the same relative path it has under the data dir, when a task
+that shows it is pushed. Nothing secret and nothing of another annotator is ever there.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from annotation_configs import instances as ls
+from annotation_configs.xml import MediaKind
+from backend.db.models import Item, Task
+from backend.domain import ItemKind, ValidationError
+
+LOCAL_FILES_PREFIX = "/data/local-files/?d="
+
+
+def media_file(item: Item) -> tuple[MediaKind, Path | None]:
+    """How ``item`` is shown and the media file it shows (None for text)."""
+    kind = ItemKind(item.kind)
+    if kind in (ItemKind.CHAT_TURN, ItemKind.TEXT):
+        if not item.text:
+            raise ValidationError(f"item {item.id} ({item.kind}) has no text to show")
+        return MediaKind.TEXT, None
+    utterance = item.utterance
+    video = utterance.clip_video_path if utterance else None
+    path = video or (utterance.clip_audio_path if utterance else None) or item.media_path
+    if not path:
+        raise ValidationError(f"item {item.id} ({item.kind}) has no media file; run `mmcurate process` first")
+    return (MediaKind.VIDEO if video else MediaKind.for_item(kind)), Path(path)
+
+
+def relative_media_path(data_dir: Path, path: Path) -> Path:
+    """``path`` relative to the data dir (media outside it, or at its top, cannot be served)."""
+    absolute = path if path.is_absolute() else data_dir / path
+    try:
+        relative = absolute.resolve().relative_to(data_dir)
+    except ValueError:
+        raise ValidationError(
+            f"media file {str(absolute)!r} is outside the data dir {data_dir}; Label Studio serves only "
+            "files under it (to logged-in users). Move it there or re-run `mmcurate process`"
+        ) from None
+    if len(relative.parts) < 2:
+        raise ValidationError(f"media file {str(absolute)!r} must sit in a folder under the data dir, not at its top")
+    return relative
+
+
+def serve_file(document_root: Path, data_dir: Path, path: Path) -> Path:
+    """Make ``path`` (under the data dir) available in ``document_root``; the relative path it has there."""
+    relative = relative_media_path(data_dir, path)
+    source = data_dir / relative
+    if not source.is_file():
+        raise ValidationError(f"media file {str(source)!r} is missing; re-run `mmcurate process`")
+    target = document_root / relative
+    if target.exists() and os.path.samefile(source, target):
+        return relative
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.linking")
+    staging.unlink(missing_ok=True)
+    try:
+        os.link(source, staging)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        shutil.copy2(source, staging)
+    staging.replace(target)
+    return relative
+
+
+def task_content(data_dir: Path, instance: ls.LabelStudioInstance, item: Item) -> tuple[MediaKind, str]:
+    """What a task of ``item`` shows in ``instance``: its text, or a local-files URL of its media, served there."""
+    media, path = media_file(item)
+    if path is None:
+        return media, item.text or ""
+    if instance.managed:
+        relative = serve_file(instance.media_root, data_dir, path)
+    else:  # a shared server: its document root is the deployment's own choice
+        relative = relative_media_path(data_dir, path)
+    return media, LOCAL_FILES_PREFIX + quote(relative.as_posix())
+
+
+def storage_folder(data_dir: Path, instance: ls.LabelStudioInstance, url: str) -> str | None:
+    """The local-files storage folder that covers ``url`` in ``instance`` (None for content that is not a file)."""
+    if not url.startswith(LOCAL_FILES_PREFIX):
+        return None
+    top = unquote(url[len(LOCAL_FILES_PREFIX):]).split("/", 1)[0]
+    return str((instance.media_root if instance.managed else data_dir) / top)
+
+
+def serve_instance_tasks(session: Session, data_dir: Path, instance: ls.LabelStudioInstance, instance_id: int) -> int:
+    """Serve the media of every task ``instance`` already holds (after a move of its document root); how many files."""
+    served = 0
+    items = session.scalars(select(Item).join(Task, Task.item_id == Item.id).where(Task.instance_id == instance_id)
+                            .distinct())
+    for item in items:
+        media, path = media_file(item)
+        if path is not None and (data_dir / relative_media_path(data_dir, path)).is_file():
+            serve_file(instance.media_root, data_dir, path)
+            served += 1
+    return served
