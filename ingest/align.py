@@ -4,8 +4,15 @@ Each ASR word goes to the speaker turn it overlaps most (WhisperX's ``assign_wor
 a word touching no turn goes to the nearest one). Consecutive words of one speaker form an
 utterance, split at speaker changes and at pauses longer than ``max_pause_s``; utterances
 longer than ``max_duration_s`` are split at their longest pause; fragments shorter than
-``min_duration_s`` join the same speaker's neighbour when the gap allows. Then filters attach
-a reason instead of deleting anything.
+``min_duration_s`` join the same speaker's neighbour when the gap allows and the joined span
+(first word's start to last word's end, pause included) stays within ``max_duration_s``.
+Then filters attach a reason instead of deleting anything.
+
+The duration bound: every utterance of two or more words lasts at most ``max_duration_s``.
+A single word longer than that (a timing an ASR model can produce around long noise) cannot
+be split without inventing word times, so it becomes an utterance of its own, never joined
+to a neighbour, and is filtered (``"too long: ..."`` unless the no-speech filter, checked
+first, matched); a kept utterance always lasts between ``min_duration_s`` and ``max_duration_s``.
 """
 
 from __future__ import annotations
@@ -82,7 +89,11 @@ def assign_speakers(segments: Sequence[AsrSegment], turns: Sequence[SpeakerTurn]
 
 def group_words(words: Sequence[SpokenWord], options: UtteranceOptions) -> list[list[SpokenWord]]:
     """Runs of one speaker, split at long pauses, over-long runs split at their longest gap,
-    short runs merged into a same-speaker neighbour within ``merge_gap_s``."""
+    short runs merged into a same-speaker neighbour within ``merge_gap_s``.
+
+    Every group of two or more words spans at most ``options.max_duration_s``; a group longer
+    than that is a single word (see the module docstring).
+    """
     groups: list[list[SpokenWord]] = []
     for w in words:
         if groups and groups[-1][-1].speaker == w.speaker and w.word.start - groups[-1][-1].word.end <= options.max_pause_s:
@@ -101,14 +112,10 @@ def group_words(words: Sequence[SpokenWord], options: UtteranceOptions) -> list[
         pending[:0] = [group[:cut], group[cut:]]
     merged: list[list[SpokenWord]] = []
     for group in split:
-        if (merged and _duration(group) < options.min_duration_s and merged[-1][-1].speaker == group[0].speaker
+        if (merged and (_duration(group) < options.min_duration_s or _duration(merged[-1]) < options.min_duration_s)
+                and merged[-1][-1].speaker == group[0].speaker
                 and group[0].word.start - merged[-1][-1].word.end <= options.merge_gap_s
-                and _duration(merged[-1]) + _duration(group) <= options.max_duration_s):
-            merged[-1] = merged[-1] + group
-        elif (merged and _duration(merged[-1]) < options.min_duration_s
-              and merged[-1][-1].speaker == group[0].speaker
-              and group[0].word.start - merged[-1][-1].word.end <= options.merge_gap_s
-              and _duration(merged[-1]) + _duration(group) <= options.max_duration_s):
+                and _duration([*merged[-1], *group]) <= options.max_duration_s):
             merged[-1] = merged[-1] + group
         else:
             merged.append(group)
@@ -116,7 +123,9 @@ def group_words(words: Sequence[SpokenWord], options: UtteranceOptions) -> list[
 
 
 def _duration(group: Sequence[SpokenWord]) -> float:
-    return group[-1].word.end - group[0].word.start
+    """Seconds from the first word's start to the last word's end, pauses included, measured on
+    the millisecond-rounded times the utterance will carry (so the bound holds for ``Utterance.duration``)."""
+    return round(group[-1].word.end, 3) - round(group[0].word.start, 3)
 
 
 def _join(texts: Sequence[str]) -> str:

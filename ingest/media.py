@@ -2,6 +2,12 @@
 
 The only module that runs ffmpeg. Every refusal is a ``MediaError`` whose message
 names the file and says what was wrong, so callers can record it and move on.
+
+Local files only: ffmpeg opens whatever a playlist names, so a user's "clip.mp4" that is
+really an HLS playlist would make it fetch URLs (or read other local files). Every input is
+checked first (a regular file, not a ``concat:``-style URL, not a playlist or concat list by
+its content) and then handed over as ``file:<absolute path>`` with
+``-protocol_whitelist file``, so anything it names on the network is refused by ffmpeg too.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -36,6 +43,44 @@ def _tool(name: str) -> str:
     return found
 
 
+# Only the file protocol, for every input read from user media (ffprobe's report goes to its stdout,
+# and the outputs are our own local paths).
+LOCAL_ONLY = ["-protocol_whitelist", "file"]
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+# Text formats ffmpeg recognises by content that make it open other files or network addresses.
+_INDIRECT: list[tuple[re.Pattern[bytes], str]] = [
+    (re.compile(rb"^#EXTM3U"), "an HLS/M3U playlist (#EXTM3U)"),
+    (re.compile(rb"^ffconcat version"), "an ffconcat list"),
+    (re.compile(rb"^(<\?xml[^>]*>\s*)?<MPD[\s>]"), "a DASH manifest (<MPD>)"),
+    (re.compile(rb"^v=0\r?\n(?:[^\n]*\n)*?c=IN IP"), "an SDP session description (RTP over the network)"),
+]
+
+
+def local_input(path: Path | str) -> str:
+    """``path`` as the argument ffmpeg reads it by (``file:<absolute path>``), after refusing
+    anything that is not a local media file: a ``concat:`` or other URL, a missing file, or a
+    playlist / concat list / stream description, recognised by content whatever its name."""
+    text = str(path)
+    if text.startswith("concat:") or text.startswith("concatf:"):
+        raise MediaError(f"{text}: concat: inputs are not read; give each media file on its own")
+    path = Path(path)
+    if not path.is_file():
+        if _URL.match(text):
+            raise MediaError(f"{text}: only local files are read, not URLs; download it first "
+                             "(e.g. `mmcurate ingest urls` or `mmcurate ingest ytdlp`)")
+        raise MediaError(f"{path}: no such file; check the path")
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    for pattern, kind in _INDIRECT:
+        if pattern.match(head):
+            raise MediaError(
+                f"{path.name} is {kind}, not a media file: it would make ffmpeg open the files or URLs it "
+                "lists, so it is refused; download the media it points to and ingest those files"
+            )
+    return f"file:{path.resolve()}"
+
+
 def _run(args: list[str], *, what: str, path: Path, timeout_s: float = 3600.0) -> subprocess.CompletedProcess[bytes]:
     try:
         done = subprocess.run(args, capture_output=True, timeout=timeout_s, check=False)
@@ -49,9 +94,8 @@ def _run(args: list[str], *, what: str, path: Path, timeout_s: float = 3600.0) -
 
 def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
     """Streams, duration and size of ``path``; refuses empty, corrupt, audio-less or over-limit files."""
+    source = local_input(path)
     path = Path(path)
-    if not path.is_file():
-        raise MediaError(f"{path}: no such file; check the path")
     size = path.stat().st_size
     if size == 0:
         raise MediaError(f"{path.name} is empty (0 bytes); recorded as failed and skipped")
@@ -61,7 +105,8 @@ def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
             "raise the limit or split the file"
         )
     done = _run(
-        [_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        [_tool("ffprobe"), "-v", "error", *LOCAL_ONLY, "-print_format", "json", "-show_format", "-show_streams",
+         source],
         what="ffprobe",
         path=path,
         timeout_s=120.0,
@@ -118,12 +163,13 @@ def _duration(fmt: dict, audio: dict) -> float | None:
 
 def extract_audio(path: Path | str, out_path: Path | str, sample_rate: int = SAMPLE_RATE) -> Path:
     """Decode the first audio stream to a mono 16-bit WAV at ``sample_rate``; written atomically."""
+    source = local_input(path)
     path, out_path = Path(path), Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.part.wav")
     try:
         _run(
-            [_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", str(path), "-map", "0:a:0", "-vn",
+            [_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", *LOCAL_ONLY, "-i", source, "-map", "0:a:0", "-vn",
              "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-fflags", "+bitexact",
              "-flags:a", "+bitexact", str(tmp)],
             what="audio extraction",
@@ -156,12 +202,13 @@ def cut_clip(source: Path | str, span: Span, out_root: Path | str, *, video: boo
 
     The clip is stored under its own content hash, so the same cut is stored once.
     """
+    url = local_input(source)
     source, out_root = Path(source), Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     suffix = ".mp4" if video else ".wav"
     with tempfile.TemporaryDirectory(dir=out_root) as tmp_dir:
         tmp = Path(tmp_dir) / f"clip{suffix}"
-        args = [_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-ss", f"{span.start:.3f}", "-i", str(source),
+        args = [_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", *LOCAL_ONLY, "-ss", f"{span.start:.3f}", "-i", url,
                 "-t", f"{span.duration:.3f}", "-fflags", "+bitexact"]
         if video:
             args += ["-map", "0:v:0", "-map", "0:a:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "28",

@@ -3,6 +3,12 @@
 PostgreSQL is required, never skipped: scripts/test makes sure a server listens on
 MMCURATE_TEST_PG (default postgresql+psycopg://postgres@127.0.0.1:5432/test). Each test
 session creates its own database there and drops it at the end.
+
+Hypothesis runs under one of two profiles: ``ci`` (chosen when the ``CI`` environment variable
+is set, as `.ci/run` does) replays the same derandomized examples on every run, with no
+deadline and no example database, so CI is never flaky; ``dev`` (the default) draws fresh
+examples each run and remembers failures in ``.hypothesis/``. ``HYPOTHESIS_PROFILE=ci``
+picks a profile by name, e.g. to replay CI's examples locally.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -25,6 +33,18 @@ from backend.settings import Settings, get_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+
+# Both start from Hypothesis's plain defaults: Hypothesis itself switches to its own CI settings
+# whenever a CI variable exists at all (even CI=false), which "dev" must not inherit.
+hypothesis_settings.register_profile(
+    "ci", hypothesis_settings.get_profile("default"), derandomize=True, database=None, deadline=None,
+    max_examples=100, print_blob=True, suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile("dev", hypothesis_settings.get_profile("default"), deadline=None)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("ci" if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no") else "dev")
+)
 
 PG_ADMIN_URL = os.environ.get("MMCURATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

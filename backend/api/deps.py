@@ -1,11 +1,12 @@
-"""Shared dependencies: a session per request, bearer-token auth in one place."""
+"""Shared dependencies: a session per request, bearer-token auth in one place, and the bounds
+of every id, offset and limit a route accepts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,23 @@ from backend.db.models import ApiToken
 from backend.db.session import session_factory
 from backend.services import tokens as token_service
 from backend.settings import Settings
+
+# Python ints are unbounded; past these bounds a value would reach the database driver and fail
+# there (a 500), so the API answers 422 instead. Ids are INTEGER columns (PostgreSQL int4, which
+# SQLAlchemy casts every compared id to); OFFSET takes a 64-bit integer in both databases.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**63 - 1
+MAX_PAGE = 1000
+
+ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="A project's id.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Rows to return, at most {MAX_PAGE}.")]
+
+
+def optional_id(description: str) -> Any:
+    """An optional id filter in the query string, bounded like path ids."""
+    return Query(ge=1, le=MAX_ID, description=description)
+
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `mmcurate token create NAME`.")
 

@@ -34,10 +34,16 @@ def http_status_for(error: MmcurateError) -> int:
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
+    """One line per bad field; a bad path or query value is quoted (never body or header values,
+    which may hold secrets)."""
     parts = []
     for error in exc.errors():
-        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{location}: {error.get('msg', 'invalid')}")
+        loc = error.get("loc", ())
+        location = ".".join(str(p) for p in loc if p != "body") or "body"
+        part = f"{location}: {error.get('msg', 'invalid')}"
+        if loc and loc[0] in ("path", "query") and isinstance(error.get("input"), str):
+            part += f", got {error['input'][:40]!r}"
+        parts.append(part)
     return "invalid request: " + "; ".join(parts)
 
 

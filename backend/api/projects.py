@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response, status
 
-from fastapi import APIRouter, Query, Response, status
-
-from backend.api.deps import CurrentToken, SessionDep
+from backend.api.deps import CurrentToken, Limit, Offset, ProjectId, SessionDep
 from backend.api.schemas import Page, ProjectCreate, ProjectPublic, ProjectUpdate
 from backend.repositories import projects as project_repo
 from backend.services import projects as project_service
@@ -22,8 +20,8 @@ def _public(project) -> ProjectPublic:  # type: ignore[no-untyped-def]
 def list_projects(
     session: SessionDep,
     _token: CurrentToken,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[ProjectPublic]:
     rows, total = project_service.list_projects(session, offset=offset, limit=limit)
     return Page(items=[_public(p) for p in rows], total=total, offset=offset, limit=limit)
@@ -42,12 +40,12 @@ def create_project(body: ProjectCreate, session: SessionDep, _token: CurrentToke
 
 
 @router.get("/{project_id}", response_model=ProjectPublic)
-def read_project(project_id: int, session: SessionDep, _token: CurrentToken) -> ProjectPublic:
+def read_project(project_id: ProjectId, session: SessionDep, _token: CurrentToken) -> ProjectPublic:
     return _public(project_repo.get_by_id(session, project_id))
 
 
 @router.patch("/{project_id}", response_model=ProjectPublic)
-def update_project(project_id: int, body: ProjectUpdate, session: SessionDep, _token: CurrentToken) -> ProjectPublic:
+def update_project(project_id: ProjectId, body: ProjectUpdate, session: SessionDep, _token: CurrentToken) -> ProjectPublic:
     project = project_repo.get_by_id(session, project_id)
     given = body.model_fields_set
     changes = project_service.ProjectChanges(
@@ -62,6 +60,6 @@ def update_project(project_id: int, body: ProjectUpdate, session: SessionDep, _t
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_project(project_id: int, session: SessionDep, _token: CurrentToken) -> Response:
+def delete_project(project_id: ProjectId, session: SessionDep, _token: CurrentToken) -> Response:
     project_service.delete_project(session, project_repo.get_by_id(session, project_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

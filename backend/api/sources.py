@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CurrentToken, SessionDep
+from backend.api.deps import CurrentToken, Limit, Offset, ProjectId, SessionDep, optional_id
 from backend.api.schemas import Page, SourcePublic, UtterancePublic
 from backend.domain import from_ms
 from backend.repositories import projects as project_repo
@@ -15,13 +15,9 @@ from backend.repositories import utterances as utterance_repo
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["sources"])
 
-Offset = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
-
-
 @router.get("/sources", response_model=Page[SourcePublic])
 def list_sources(
-    project_id: int,
+    project_id: ProjectId,
     session: SessionDep,
     _token: CurrentToken,
     status: Annotated[str | None, Query(description="registered, processing, done, failed, taken_down")] = None,
@@ -37,10 +33,10 @@ def list_sources(
 
 @router.get("/utterances", response_model=Page[UtterancePublic])
 def list_utterances(
-    project_id: int,
+    project_id: ProjectId,
     session: SessionDep,
     _token: CurrentToken,
-    source_id: int | None = None,
+    source_id: Annotated[int | None, optional_id("Only utterances of this source.")] = None,
     language: str | None = None,
     speaker: str | None = None,
     filter_status: Annotated[str | None, Query(description="kept or filtered")] = None,

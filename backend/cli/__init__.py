@@ -7,9 +7,11 @@ import sys
 import typer
 
 from backend.cli import core, items
+from backend.cli.output import CommandGroup
 
 app = typer.Typer(
     name="mmcurate",
+    cls=CommandGroup,
     help="Curate and annotate low-resource multimodal sentiment/emotion corpora.\n\n"
     "Example: mmcurate init && mmcurate project create demo --languages ta,ml,bn,zh,en",
     no_args_is_help=True,

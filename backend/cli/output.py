@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from backend.domain import MmcurateError, NotFoundError, ServiceUnavailableError, ValidationError
 
@@ -29,14 +31,60 @@ def exit_code_for(error: MmcurateError) -> int:
     return 1
 
 
+class CommandGroup(TyperGroup):
+    """The top-level command group: a reader that closes our stdout early ends the command quietly.
+
+    ``mmcurate annotations list | head`` or ``... --json | grep -q X`` close the pipe before
+    everything is written; the write raises BrokenPipeError, which click would turn into exit
+    status 1 (failing ``set -o pipefail``). Every subcommand runs inside this ``invoke``.
+    """
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            ctx.exit(stdout_closed())
+
+
+def stdout_closed() -> int:
+    """The reader of stdout went away: drop what is still buffered and return exit status 0.
+
+    Stopping early is what the reader asked for (``head -n 1`` and ``grep -q`` read no further),
+    so it is a success, as `set -o pipefail` needs. Stdout is pointed at /dev/null so the
+    interpreter's final flush cannot raise a second BrokenPipeError at exit (Python's recipe
+    in the ``signal`` module's documentation, with status 0 instead of 1).
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-process runner's stdout has no descriptor
+        return 0
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+    return 0
+
+
 def run_cli(app: typer.Typer, args: list[str] | None = None) -> int:
     """Run ``app``; a MmcurateError prints ``error: <message>`` on stderr and returns its exit code.
 
     Usage errors and ``--help`` are handled by Typer itself (standalone mode) and come back as
-    their exit status.
+    their exit status. A closed stdout (``| head``) ends the command with status 0, silently.
     """
     try:
+        code = _run(app, args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return stdout_closed()
+    return code
+
+
+def _run(app: typer.Typer, args: list[str] | None) -> int:
+    try:
         app(args=args, prog_name="mmcurate")
+    except BrokenPipeError:
+        return stdout_closed()
     except MmcurateError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exit_code_for(exc)

@@ -163,3 +163,24 @@ def test_init_creates_a_private_webhook_secret_once(cli, settings: Settings) -> 
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert cli("init")[0] == 0
     assert webhook_secret(settings) == first
+
+
+@pytest.mark.parametrize("reader", ["head -n 1", "grep -q p00000", "grep -qm1 ."])
+def test_a_closed_output_pipe_ends_the_command_quietly(settings: Settings, session, reader: str) -> None:  # type: ignore[no-untyped-def]
+    """Regression (issue 11): `mmcurate ... | head` failed under `set -o pipefail` with a
+    BrokenPipeError and status 1 once the reader stopped reading."""
+    import os
+    import subprocess
+    import sys
+
+    from backend.db.models import Project
+
+    session.add_all(Project(name=f"p{i:05d}", languages=["ta"], schemes=[], allowed_licences=[]) for i in range(3000))
+    session.commit()  # ~450 kB of JSON lines, far more than a pipe holds
+    mmcurate = Path(sys.executable).with_name("mmcurate")
+    env = {**os.environ, "MMCURATE_DATA_DIR": str(settings.data_dir), "MMCURATE_DATABASE_URL": settings.sqlalchemy_url}
+    done = subprocess.run(["bash", "-c", f'set -euo pipefail; "$0" project list --json | {reader}', str(mmcurate)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
+    if reader.startswith("head"):
+        assert json.loads(done.stdout)["name"] == "p00000"

@@ -102,3 +102,75 @@ def test_wav_clips_from_memory_hold_the_samples_ffmpeg_cuts(prepared_audio, tmp_
     assert np.abs(mine[:n] - cut[:n]).max() < 1e-3
     with __import__("pytest").raises(media.MediaError, match="lies outside the audio"):
         media.write_wav_clip(audio, Span(100.0, 101.0), tmp_path)
+
+
+@pytest.fixture
+def listener():
+    """A loopback TCP port that notices any connection: proof that nothing was fetched."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def hls_playlist_as_mp4(tmp_path: Path, port: int) -> Path:
+    """A real HLS playlist (ffmpeg's own, of a generated tone) whose segments point at
+    http://127.0.0.1:<port>/, renamed clip.mp4 as an attacker would."""
+    out = tmp_path / "hls"
+    out.mkdir()
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
+                    "-c:a", "aac", "-f", "hls", "-hls_time", "1", "-hls_list_size", "0", str(out / "tone.m3u8")],
+                   check=True)
+    lines = (out / "tone.m3u8").read_text().splitlines()
+    assert lines[0] == "#EXTM3U" and any(line.endswith(".ts") for line in lines)
+    remote = [line if line.startswith("#") else f"http://127.0.0.1:{port}/{line}" for line in lines]
+    playlist = tmp_path / "clip.mp4"
+    playlist.write_text("\n".join(remote) + "\n")
+    return playlist
+
+
+def test_an_hls_playlist_named_mp4_is_refused_before_ffmpeg_runs(tmp_path, listener):
+    """Regression (issue 11): ffmpeg fetched the URLs of a playlist disguised as a media file."""
+    playlist = hls_playlist_as_mp4(tmp_path, listener.getsockname()[1])
+    message = r"^clip\.mp4 is an HLS/M3U playlist \(#EXTM3U\), not a media file: .* so it is refused; download"
+    with pytest.raises(MediaError, match=message):
+        media.probe(playlist)
+    with pytest.raises(MediaError, match=message):
+        media.extract_audio(playlist, tmp_path / "out.wav")
+    with pytest.raises(MediaError, match=message):
+        media.cut_clip(playlist, Span(0.0, 1.0), tmp_path / "clips")
+    assert not (tmp_path / "out.wav").exists()
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # nobody connected
+
+
+def test_the_protocol_whitelist_alone_stops_the_fetch(tmp_path, listener):
+    """Defence in depth: with the options mmcurate passes, ffmpeg itself refuses the playlist's URLs."""
+    playlist = hls_playlist_as_mp4(tmp_path, listener.getsockname()[1])
+    done = subprocess.run(["ffprobe", "-v", "error", *media.LOCAL_ONLY, "-show_format", f"file:{playlist}"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "Protocol 'http' not on whitelist 'file'" in done.stderr
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+
+
+def test_concat_lists_and_urls_are_refused(tmp_path, dialogues):
+    wav = dialogues["en"].media_path
+    with pytest.raises(MediaError, match=r"^concat:.*: concat: inputs are not read; give each media file on its own"):
+        media.probe(f"concat:{wav}|{wav}")
+    listing = tmp_path / "list.wav"
+    listing.write_text(f"ffconcat version 1.0\nfile '{wav}'\n")
+    with pytest.raises(MediaError, match=r"^list\.wav is an ffconcat list, not a media file"):
+        media.extract_audio(listing, tmp_path / "out.wav")
+    with pytest.raises(MediaError, match=r"^https://example\.org/a\.mp4: only local files are read, not URLs"):
+        media.probe("https://example.org/a.mp4")
+
+
+def test_a_local_name_with_a_colon_is_read_as_a_file(tmp_path, dialogues):
+    odd = tmp_path / "http:clip.wav"
+    odd.write_bytes(Path(dialogues["en"].media_path).read_bytes())
+    assert media.probe(odd).has_audio
