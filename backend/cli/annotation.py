@@ -75,16 +75,23 @@ def labelstudio_status(as_json: JsonOption = False) -> None:
 def annotators_add(
     email: Annotated[str, typer.Argument(help="The annotator's email (their Label Studio login).")],
     languages: Annotated[str, typer.Option("--languages", help="Comma-separated ISO 639 codes they label.")] = "",
+    exist_ok: Annotated[bool, typer.Option("--exist-ok", help="Succeed if the annotator exists already.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Add an annotator: their own Label Studio instance and a login, printed once.
 
-    Example: mmcurate annotators add ravi@example.org --languages ta,ml
+    Example: mmcurate annotators add ravi@example.org --languages ta,ml --exist-ok
     """
     with db_session() as session:
-        login = service.add_annotator(session, settings(), email, _split(languages))
+        if exist_ok:
+            login, added = service.ensure_annotator(session, settings(), email, _split(languages))
+        else:
+            login, added = service.add_annotator(session, settings(), email, _split(languages)), True
     if as_json:
-        typer.echo(json_line(asdict(login)))
+        typer.echo(json_line({**asdict(login), "added": added}))
+        return
+    if not added:
+        typer.echo(f"annotator {login.pseudonym} ({login.email}) already exists: open {login.url}")
         return
     typer.echo(f"annotator {login.pseudonym}: open {login.url} and log in as {login.email} / {login.password}")
     typer.echo("(the password is shown only this once)")

@@ -26,6 +26,7 @@ from backend.services.annotation.adjudication import (
 from backend.services.annotation.annotators import (
     AnnotatorLogin,
     add_annotator,
+    ensure_annotator,
     list_annotators,
 )
 from backend.services.annotation.home import (
@@ -58,7 +59,7 @@ from backend.services.annotation.sync import (
 
 __all__ = [
     "ADJUDICATION_INSTANCE", "INSTANCE_HEADER", "SECRET_HEADER", "WEBHOOK_PATH", "AdjudicationPush",
-    "AnnotatorLogin", "InstanceStatus", "LabelStudioHome", "PushOptions", "PushResult", "SimulateOptions",
+    "AnnotatorLogin", "ensure_annotator", "InstanceStatus", "LabelStudioHome", "PushOptions", "PushResult", "SimulateOptions",
     "SimulateResult", "SyncResult", "WebhookLookups", "add_annotator", "annotation_history",
     "instance_statuses", "list_annotations", "list_annotators", "pull", "push", "push_adjudications", "simulate",
     "start_instances", "stop_instances", "store_instance_annotations", "tasks_to_refresh",

@@ -31,11 +31,11 @@ from backend.settings import Settings
 
 @dataclass(frozen=True)
 class AnnotatorLogin:
-    """What a new annotator needs, shown once: their own Label Studio and their login."""
+    """What a new annotator needs, shown once: their own Label Studio and their login (no password when they existed)."""
 
     pseudonym: str
     email: str
-    password: str
+    password: str | None
     url: str
     languages: tuple[str, ...]
     simulated: bool
@@ -75,6 +75,23 @@ def add_annotator(
     home.save(instance)
     mirror_instance(session, instance, annotator_id=annotator.id)
     return AnnotatorLogin(pseudonym, email, secret, instance.url, langs, simulated)
+
+
+def ensure_annotator(
+    session: Session,
+    settings: Settings,
+    email: str,
+    languages: Sequence[str] = (),
+    *,
+    home: LabelStudioHome | None = None,
+) -> tuple[AnnotatorLogin, bool]:
+    """The annotator with ``email``, added when missing; True when added (an existing one's password is never shown)."""
+    found = session.scalar(select(Annotator).where(Annotator.email == email.strip()))
+    if found is None:
+        return add_annotator(session, settings, email, languages, home=home), True
+    instance = resolve_home(settings, home).state().load().get(found.pseudonym)
+    url = instance.url if instance else ""
+    return AnnotatorLogin(found.pseudonym, found.email, None, url, tuple(found.languages or ()), found.simulated), False
 
 
 def list_annotators(session: Session, settings: Settings, *, home: LabelStudioHome | None = None) -> list[dict[str, Any]]:

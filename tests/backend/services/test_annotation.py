@@ -112,6 +112,8 @@ def test_each_annotator_gets_an_own_instance_and_a_login_that_works(world) -> No
             service.add_annotator(session, world["settings"], "person0@example.org", ["ta"], home=world["home"])
         with pytest.raises(ValidationError, match="'not an email' is not an email address"):
             service.add_annotator(session, world["settings"], "not an email", home=world["home"])
+        again, added = service.ensure_annotator(session, world["settings"], "person0@example.org", home=world["home"])
+        assert not added and (again.pseudonym, again.password, again.url) == ("ann-001", None, logins[0].url)
 
 
 def test_push_sends_every_item_to_k_annotators_and_gold_to_all(world) -> None:
