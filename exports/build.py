@@ -28,6 +28,7 @@ from exports.manifest import (
     build_manifest,
     code_version,
     folder_manifest,
+    inputs_digest,
     write_manifest,
 )
 from exports.records import CardContext, ReleaseRow, ReleaseSpec
@@ -66,6 +67,12 @@ def check_rows(rows: Sequence[ReleaseRow], *, allow_simulated: bool) -> None:
         )
 
 
+def split_rows(rows: Sequence[ReleaseRow], spec: ReleaseSpec) -> SplitAssignment:
+    """The leak-free split assignment every format of a release uses (seed and fractions of
+    ``spec``, stratified by its first field)."""
+    return assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=spec.fields[0].name)
+
+
 def _staging_for(out_dir: Path, spec: ReleaseSpec, export_format: str) -> Path:
     check_replaceable_folder(out_dir, project=spec.project, export_format=export_format)
     staging = staging_path(out_dir)
@@ -81,6 +88,7 @@ def build_release(
     *,
     allow_simulated: bool = False,
     code: str | None = None,
+    digest: str | None = None,
     on_progress: ProgressFn | None = None,
 ) -> ReleaseBuild:
     """Write a Hub-ready release folder for ``rows`` into ``out_dir``.
@@ -88,11 +96,14 @@ def build_release(
     Layout: ``README.md`` (card), ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``,
     ``videos/<split>/<item_id>.mp4`` (when any row has video), ``annotations.csv`` (one raw
     judgement per line) and ``manifest.json``. Same rows, spec and code → same bytes.
+    The manifest records ``inputs_digest(rows, spec, context)``; a caller that has just
+    computed it passes it as ``digest`` so the clips are not read for it twice.
     """
     check_rows(rows, allow_simulated=allow_simulated)
     out_dir = Path(out_dir).resolve()
-    first_field = spec.fields[0].name
-    assignment = assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=first_field)
+    if digest is None:
+        digest = inputs_digest(rows, spec, context)
+    assignment = split_rows(rows, spec)
     ordered = ordered_rows(rows)
     staging = _staging_for(out_dir, spec, FORMAT_HF)
     try:
@@ -102,7 +113,7 @@ def build_release(
         write_long_table(ordered, staging / LONG_TABLE_NAME)
         manifest = build_manifest(
             staging, spec, ordered, {s: w.num_rows for s, w in written.items()},
-            model_versions=context.model_versions, code=code if code is not None else code_version(),
+            model_versions=context.model_versions, code=code if code is not None else code_version(), digest=digest,
         )
         write_manifest(staging, manifest)
         swap_in(staging, out_dir)
@@ -118,7 +129,7 @@ def export_meld(rows: Sequence[ReleaseRow], spec: ReleaseSpec, out_dir: Path, *,
     """MELD-style CSVs and clips, with the same leak-free splits a release would use, plus a
     ``manifest.json`` naming the project, so that only this export is ever replaced by the next."""
     check_rows(rows, allow_simulated=allow_simulated)
-    assignment = assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=spec.fields[0].name)
+    assignment = split_rows(rows, spec)
     out_dir = Path(out_dir).resolve()
     staging = _staging_for(out_dir, spec, FORMAT_MELD_CSV)
     try:
@@ -135,7 +146,7 @@ def export_jsonl(rows: Sequence[ReleaseRow], spec: ReleaseSpec, path: Path, *, a
     """All rows as JSONL (with their split and project), plus nothing else; returns the line
     count. An existing file is replaced only if it is a JSONL export of the same project."""
     check_rows(rows, allow_simulated=allow_simulated)
-    assignment = assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=spec.fields[0].name)
+    assignment = split_rows(rows, spec)
     path = Path(path).resolve()
     check_replaceable_jsonl(path, project=spec.project)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,9 @@
 written from the data — collection, sources and licences, scheme, annotators, agreement
 with CIs and gate verdicts, label distributions, splits, and known limitations.
 
+All of the card's prose is written here, from the rows, the spec and the facts of a
+``CardContext`` (the service that gathers them writes no sentences).
+
 The header's ``dataset_info.features`` comes from the same ``datasets.Features`` object that
 wrote the shards (a mismatch makes ``load_dataset`` fail with a CastError).
 """
@@ -16,7 +19,13 @@ from typing import Any
 
 from backend.domain import ValidationError
 from exports.hf import SplitFiles, data_files_config, release_features
-from exports.records import SPLITS, CardContext, ReleaseRow, ReleaseSpec
+from exports.records import (
+    SPLITS,
+    SUPPORTED_KINDS,
+    CardContext,
+    ReleaseRow,
+    ReleaseSpec,
+)
 from exports.splits import SplitAssignment
 
 HUB_LICENSES: frozenset[str] = frozenset(
@@ -44,6 +53,12 @@ SPEAKER_ID_NOTE = (
     "has two ids (speakers are not linked across sources)."
 )
 """How the card explains the ``speaker`` column (the scheme of ``exports.records.scoped_speaker_id``)."""
+
+CLIP_PROCESSING = (
+    "Audio was extracted at 16 kHz mono, split into speech regions (VAD), transcribed (ASR) and "
+    "diarized; utterances were cut into clips, one per row."
+)
+"""How the card describes the clips of rows that have audio (the speech pipeline's stages)."""
 
 LANGUAGE_NAMES = {"ta": "Tamil", "ml": "Malayalam", "bn": "Bengali", "zh": "Chinese", "en": "English", "hi": "Hindi"}
 _ISO = re.compile(r"^[a-z]{2,3}$")
@@ -101,7 +116,7 @@ def card_metadata(
     info = datasets.DatasetInfo(features=features, splits=splits, download_size=total_bytes, dataset_size=total_bytes)
     dataset_info = {"config_name": spec.config_name, **info._to_yaml_dict()}
     meta: dict[str, Any] = {
-        "pretty_name": spec.pretty_name or f"{spec.project} {spec.version}",
+        "pretty_name": spec.display_name,
         "language": codes,
         "license": spec.licence,
         "task_categories": (["audio-classification"] if has_audio else []) + ["text-classification"],
@@ -114,6 +129,60 @@ def card_metadata(
         meta["license_name"] = f"{spec.project}-licence"
         meta["license_link"] = "LICENSE"
     return meta
+
+
+def collection_text(spec: ReleaseSpec, rows: Sequence[ReleaseRow], context: CardContext) -> str:
+    """The card's *Collection process* paragraph: how many items from how many sources (by
+    kind, when ``context.sources`` names them), the curators' description, and how clips
+    were made when any row has one."""
+    present = {r.source_id for r in rows}
+    kinds = Counter(s.kind for s in context.sources if s.kind and s.source_id in present)
+    by_kind = f" ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})" if kinds else ""
+    parts = [f"{len(rows)} items from {len(present)} sources{by_kind} of the mmcurate project `{spec.project}`."]
+    if context.description:
+        parts.append(context.description)
+    if any(r.audio_path is not None for r in rows):
+        parts.append(CLIP_PROCESSING)
+    return " ".join(parts)
+
+
+def scheme_label(context: CardContext) -> str:
+    """The schemes the project names, or ``imported labels`` when it names none."""
+    return ", ".join(context.scheme_names) or "imported labels"
+
+
+def guidelines_text(context: CardContext) -> str:
+    """One paragraph per known scheme: its title, name, instruction and source."""
+    parts = []
+    for scheme in context.schemes:
+        text = f"**{scheme.title}** (`{scheme.name}`): {scheme.instruction}"
+        if scheme.source:
+            text += f" Source: {scheme.source}."
+        parts.append(text)
+    return "\n\n".join(parts)
+
+
+def card_limitations(rows: Sequence[ReleaseRow], context: CardContext) -> list[str]:
+    """The card's *Known limitations*: scheme fields a release cannot hold, simulated
+    judgements, languages with fewer than 50 items, automatic transcripts."""
+    notes = []
+    left_out = sorted({
+        f"{name} ({kind.value})"
+        for scheme in context.schemes
+        for name, kind in scheme.field_kinds
+        if kind not in SUPPORTED_KINDS
+    })
+    if left_out:
+        notes.append("Fields not exported as columns (kind not yet supported by the release format): " + ", ".join(left_out) + ".")
+    if any(r.simulated for r in rows) or context.n_simulated_annotators:
+        notes.append("Some judgements come from simulated annotators (marked in `simulated`); they are for demonstration, not research use.")
+    lang_counts = Counter(r.language or "unknown" for r in rows)
+    small = [f"{lang} ({n})" for lang, n in sorted(lang_counts.items()) if n < 50]
+    if small:
+        notes.append("Few items for: " + ", ".join(small) + "; per-language results will be noisy.")
+    if any(r.asr_model for r in rows):
+        notes.append("Transcripts are automatic (see `asr_model`, `asr_confidence`) and were not all corrected by hand.")
+    return notes
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -133,7 +202,7 @@ def card_body(
     spec: ReleaseSpec, rows: Sequence[ReleaseRow], assignment: SplitAssignment, context: CardContext
 ) -> str:
     """The markdown body, every number computed from the rows, the splits and the QA records."""
-    name = spec.pretty_name or f"{spec.project} {spec.version}"
+    name = spec.display_name
     n_audio = sum(r.audio_path is not None for r in rows)
     n_video = sum(r.video_path is not None for r in rows)
     codes, mixed = card_languages(rows, spec.languages)
@@ -152,7 +221,7 @@ def card_body(
         "",
         "## Collection process",
         "",
-        context.collection or "Not described by the curators.",
+        collection_text(spec, rows, context),
         "",
         "Items per language:",
         "",
@@ -171,9 +240,10 @@ def card_body(
     if context.sources:
         out += ["Sources (provenance columns `source_id`, `source_url`, `source_author` name each row's origin):", ""]
         out += [_table(["source_id", "title", "author", "licence", "url"], [(s.source_id, s.title, s.author, s.licence, s.url) for s in sorted(context.sources, key=lambda s: s.source_id)]), ""]
-    out += ["## Annotation", "", f"Scheme: **{context.scheme_name or spec.project}**.", ""]
-    if context.guidelines:
-        out += [context.guidelines, ""]
+    out += ["## Annotation", "", f"Scheme: **{scheme_label(context)}**.", ""]
+    guidelines = guidelines_text(context)
+    if guidelines:
+        out += [guidelines, ""]
     out += [_table(["field", "kind", "labels"], [(f.name, f.kind.value, ", ".join(f.labels)) for f in spec.fields]), ""]
     out += [
         f"Annotators: {context.n_annotators} (pseudonymous)"
@@ -220,14 +290,7 @@ def card_body(
         out += ["What could not be balanced:", ""] + [f"- {u}" for u in assignment.unbalanced] + [""]
     else:
         out += ["All labels and languages are within 10 points of the target fractions.", ""]
-    limitations = list(context.limitations)
-    if any(r.simulated for r in rows) or context.n_simulated_annotators:
-        limitations.append("Some judgements come from simulated annotators (marked in `simulated`); they are for demonstration, not research use.")
-    small = [f"{lang} ({n})" for lang, n in sorted(lang_counts.items()) if n < 50]
-    if small:
-        limitations.append("Few items for: " + ", ".join(small) + "; per-language results will be noisy.")
-    if any(r.asr_model for r in rows):
-        limitations.append("Transcripts are automatic (see `asr_model`, `asr_confidence`) and were not all corrected by hand.")
+    limitations = card_limitations(rows, context)
     out += ["## Known limitations", ""] + ([f"- {x}" for x in limitations] or ["None recorded."]) + [""]
     if context.model_versions:
         out += ["## Models used", "", _table(["stage", "model"], sorted(context.model_versions.items())), ""]

@@ -1,5 +1,6 @@
 """The release manifest (``manifest.json``): what went in, which code and models made it,
-the seed, and a SHA-256 for every file, so a release can be checked and rebuilt.
+the seed, a SHA-256 for every file, and the digest of the release's inputs, so a release
+can be checked and rebuilt, and a rebuild of the same inputs recognised before it starts.
 
 It holds no timestamps: the same inputs and code give the same manifest (the database
 records when a release was made).
@@ -7,21 +8,29 @@ records when a release was made).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from exports.records import ReleaseRow, ReleaseSpec
+from exports.records import CardContext, ReleaseRow, ReleaseSpec
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_HF = "hf"
 FORMAT_MELD_CSV = "meld-csv"
 FORMAT_JSONL = "jsonl"
 """Export formats, as ``mmcurate export <format>`` names them and manifests record them."""
+
+RELEASE_FORMAT = 1
+"""Version of what ``exports.build.build_release`` writes for given inputs, part of every
+inputs digest. Bump it with any change that makes the same rows, spec and card context give
+different files (a new column, other card prose), so that releases made before count as
+changed and are rebuilt under a new version."""
 
 
 def code_version(repo_root: Path | None = None) -> str:
@@ -72,6 +81,43 @@ def input_summary(rows: Sequence[ReleaseRow]) -> dict[str, Any]:
     }
 
 
+def _canonical(value: Any) -> Any:
+    """``value`` as plain JSON values; a path (a clip) as its suffix and content SHA-256."""
+    if isinstance(value, Path):
+        return {"suffix": value.suffix, "sha256": file_sha256(value) if value.is_file() else None}
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    raise TypeError(f"{type(value).__name__} {value!r} has no place in a release's inputs digest")
+
+
+def inputs_digest(rows: Sequence[ReleaseRow], spec: ReleaseSpec, context: CardContext) -> str:
+    """SHA-256 (hex) of everything that decides a release's files, except its version.
+
+    Covers ``RELEASE_FORMAT``, the spec (fields and their labels, licence, languages, seed,
+    split fractions, shard and row-group sizes, …; ``version`` left out), the card context
+    (sources, schemes, agreement, annotator counts, models) and every row in order — text,
+    provenance, gold labels, judgements — with each clip by its suffix and the SHA-256 of its
+    bytes (so moving the data folder changes nothing, and a clip cut again does; a missing
+    clip counts as ``None``). Reads every clip once; builds nothing.
+
+    The same digest means the same files for the same version: a release whose manifest
+    records this digest already holds these inputs.
+    """
+    spec_values = _canonical(spec)
+    del spec_values["version"]
+    payload = {"format": RELEASE_FORMAT, "spec": spec_values, "context": _canonical(context), "rows": _canonical(list(rows))}
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def build_manifest(
     folder: Path,
     spec: ReleaseSpec,
@@ -80,10 +126,13 @@ def build_manifest(
     *,
     model_versions: Mapping[str, str],
     code: str,
+    digest: str,
 ) -> dict[str, Any]:
-    """The manifest as a dict (call after every other file of the release is written)."""
+    """The manifest as a dict (call after every other file of the release is written);
+    ``digest`` is ``inputs_digest`` of the rows, spec and card context it was built from."""
     spec_dict = asdict(spec)
     spec_dict["fields"] = [{"name": f.name, "kind": f.kind.value, "labels": list(f.labels)} for f in spec.fields]
+    spec_dict["pretty_name"] = spec.display_name
     models = dict(model_versions)
     for asr in sorted({r.asr_model for r in rows if r.asr_model}):
         models.setdefault(f"asr:{asr}", asr)
@@ -95,6 +144,7 @@ def build_manifest(
         "code_version": code,
         "spec": spec_dict,
         "inputs": input_summary(rows),
+        "inputs_digest": digest,
         "models": dict(sorted(models.items())),
         "splits": dict(split_counts),
         "files": file_hashes(folder),
@@ -111,6 +161,38 @@ def write_manifest(folder: Path, manifest: Mapping[str, Any]) -> Path:
     path = folder / MANIFEST_NAME
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def recorded_digest(manifest: Mapping[str, Any] | None) -> str | None:
+    """The inputs digest a release's manifest records (``None`` for releases made before
+    manifests recorded one)."""
+    digest = (manifest or {}).get("inputs_digest")
+    return digest if isinstance(digest, str) else None
+
+
+def holds_release(folder: Path, *, version: str, digest: str) -> bool:
+    """Whether ``folder`` holds the built release ``version`` of the inputs ``digest``: its
+    manifest says so, and every file the manifest lists is there at its recorded size, with
+    no other file beside them. Sizes only, so the check costs no read of the data
+    (``verify_manifest`` hashes every file)."""
+    folder = Path(folder)
+    path = folder / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_HF:
+        return False
+    if manifest.get("version") != version or recorded_digest(manifest) != digest:
+        return False
+    recorded = manifest.get("files")
+    if not isinstance(recorded, dict):
+        return False
+    present = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
+    present.pop(MANIFEST_NAME, None)
+    if set(present) != set(recorded):
+        return False
+    return all(isinstance(recorded[rel], dict) and present[rel].stat().st_size == recorded[rel].get("bytes") for rel in present)
 
 
 def verify_manifest(folder: Path) -> list[str]:

@@ -1,6 +1,6 @@
 """Typed records a release is built from: one ``ReleaseRow`` per item and one ``ReleaseSpec``.
 
-The rows are assembled by ``backend.services.release`` from the database; everything in
+The rows are gathered by ``backend.services.release.inputs`` from the database; everything in
 ``exports/`` works on these records only, so a release can be built (and tested) without a
 database. Times are seconds, as everywhere a user reads them.
 """
@@ -239,6 +239,11 @@ class ReleaseSpec:
         if self.sampling_rate <= 0:
             raise ValidationError(f"sampling_rate={self.sampling_rate} must be positive")
 
+    @property
+    def display_name(self) -> str:
+        """The name the card and manifest show: ``pretty_name``, else ``<project> <version>``."""
+        return self.pretty_name or f"{self.project} {self.version}"
+
     def field(self, name: str) -> LabelField:
         for f in self.fields:
             if f.name == name:
@@ -262,13 +267,15 @@ class AgreementRecord:
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """A source as the card lists it (provenance and licence); ``url`` is what is published."""
+    """A source as the card lists it (provenance, licence and kind, e.g. ``file`` or ``url``);
+    ``url`` is what is published."""
 
     source_id: int
     uri: str
     licence: str
     title: str | None = None
     author: str | None = None
+    kind: str | None = None
 
     @property
     def url(self) -> str:
@@ -276,15 +283,33 @@ class SourceRecord:
 
 
 @dataclass(frozen=True)
-class CardContext:
-    """Facts about the release that do not live in the rows: collection, scheme, QA, people."""
+class SchemeRecord:
+    """A labelling scheme as the card describes it: title, the instruction annotators read,
+    where the scheme comes from, and the kind of each of its fields (``field_kinds`` in the
+    scheme's order; fields of a kind a release cannot hold are named among the limitations)."""
 
-    collection: str = ""
-    scheme_name: str = ""
-    guidelines: str = ""
+    name: str
+    title: str
+    instruction: str = ""
+    source: str | None = None
+    field_kinds: tuple[tuple[str, ValueKind], ...] = ()
+
+
+@dataclass(frozen=True)
+class CardContext:
+    """Facts about the release that do not live in the rows: the project, its schemes, QA, people.
+
+    Values only; ``exports.card`` writes the card's prose from them. ``description`` is the
+    curators' own text about the project; ``scheme_names`` are the schemes the project names
+    (empty: labels were imported without one) and ``schemes`` those of them the registry
+    knows, with their instructions.
+    """
+
+    description: str = ""
+    scheme_names: tuple[str, ...] = ()
+    schemes: tuple[SchemeRecord, ...] = ()
     n_annotators: int = 0
     n_simulated_annotators: int = 0
     agreement: tuple[AgreementRecord, ...] = ()
     sources: tuple[SourceRecord, ...] = ()
-    limitations: tuple[str, ...] = ()
     model_versions: Mapping[str, str] = field(default_factory=dict)

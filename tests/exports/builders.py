@@ -75,12 +75,15 @@ def make_spec(**overrides) -> ReleaseSpec:
 
 def make_context():
     """The card facts the tests expect to see in the card (agreement with CIs and verdicts)."""
-    from exports.records import AgreementRecord, CardContext
+    from exports.records import AgreementRecord, CardContext, SchemeRecord
 
     return CardContext(
-        collection="Test clips synthesised for the export tests.",
-        scheme_name="sentiment-emotion",
-        guidelines="Label the speaker's sentiment and emotion.",
+        description="Test clips synthesised for the export tests.",
+        scheme_names=("sentiment-emotion",),
+        schemes=(SchemeRecord(
+            "sentiment-emotion", "Sentiment and emotion", "Label the speaker's sentiment and emotion.",
+            field_kinds=(("sentiment", ValueKind.NOMINAL), ("emotion", ValueKind.NOMINAL)),
+        ),),
         n_annotators=3,
         agreement=(
             AgreementRecord("sentiment", "krippendorff_alpha", 0.412, 0.301, 0.523, 24, 3, "tentative"),

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard
 
-from backend.domain import ValidationError
+from backend.domain import ValidationError, ValueKind
 from exports.build import build_release
 from exports.card import card_languages, size_category, validate_card
 from tests.exports.builders import make_context
@@ -76,3 +76,30 @@ def test_validation_names_every_problem_of_a_broken_card(built_release, tmp_path
         validate_card(broken)
     with pytest.raises(ValidationError, match=r"split 'train': no file matches 'data/default/train-\*'"):
         validate_card(text, tmp_path)
+
+
+def test_card_prose_is_written_from_the_typed_facts(release_inputs):
+    from exports.card import (
+        CLIP_PROCESSING,
+        card_limitations,
+        collection_text,
+        guidelines_text,
+        scheme_label,
+    )
+    from exports.records import CardContext, SchemeRecord, SourceRecord
+
+    rows, spec = release_inputs
+    sources = tuple(SourceRecord(s, f"https://example.org/video/{s}", "cc-by-4.0", kind="url" if s % 2 else "file")
+                    for s in sorted({r.source_id for r in rows}))
+    scheme = SchemeRecord("sentiment3", "Sentiment", "Pick the speaker's sentiment.", source="SemEval-2017",
+                          field_kinds=(("sentiment", ValueKind.NOMINAL), ("transcript", ValueKind.FREE_TEXT)))
+    context = CardContext(description="Film clips.", scheme_names=("sentiment3", "local"), schemes=(scheme,), sources=sources)
+    assert collection_text(spec, rows, context) == (
+        f"24 items from 6 sources (3 file, 3 url) of the mmcurate project `demo`. Film clips. {CLIP_PROCESSING}"
+    )
+    assert collection_text(spec, rows, CardContext()) == f"24 items from 6 sources of the mmcurate project `demo`. {CLIP_PROCESSING}"
+    assert scheme_label(context) == "sentiment3, local" and scheme_label(CardContext()) == "imported labels"
+    assert guidelines_text(context) == "**Sentiment** (`sentiment3`): Pick the speaker's sentiment. Source: SemEval-2017."
+    notes = card_limitations(rows, context)
+    assert notes[0] == "Fields not exported as columns (kind not yet supported by the release format): transcript (free_text)."
+    assert any(n.startswith("Transcripts are automatic") for n in notes)

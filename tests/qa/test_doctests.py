@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["qa.agreement", "qa.fields", "qa.diagnostics", "qa.gate", "qa.aggregate", "qa.importer", "qa.plots"]
+MODULES = ["qa.agreement", "qa.fields", "qa.diagnostics", "qa.gate", "qa.aggregate", "qa.importer", "qa.plots", "qa.pairwise"]
 
 
 @pytest.mark.parametrize("name", MODULES)

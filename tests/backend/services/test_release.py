@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from sqlalchemy import select
@@ -11,15 +12,11 @@ from backend.db.models import Item, Release, ReleaseItem
 from backend.domain import ConflictError, NotFoundError, ValidationError
 from backend.services import release as release_service
 from backend.services import takedown as takedown_service
-from backend.services.release import ReleaseOptions, item_agreement, licence_allowed
+from backend.services.release import ReleaseOptions, licence_allowed
+from exports.card import card_limitations
 from tests.backend.services.release_db import seed_project
+from tests.exports.builders import write_wav
 from tests.exports.hub_server import serve_hub_for_client
-
-
-def test_item_agreement_is_the_share_of_agreeing_pairs():
-    assert item_agreement(["pos", "pos", "neg"]) == pytest.approx(1 / 3)
-    assert item_agreement(["pos", "pos"]) == 1.0
-    assert item_agreement(["pos"]) is None
 
 
 def test_licence_policy_is_case_insensitive_and_empty_means_any():
@@ -83,6 +80,55 @@ def test_without_a_version_an_unchanged_project_reuses_its_latest_release(sessio
     assert session.scalars(select(Release)).all() == [session.get(Release, a.release_id)]
 
 
+def test_an_unchanged_project_is_recognised_by_its_inputs_digest_without_building_again(session, settings):
+    seed_project(session, settings.data_dir)
+    a = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    card = (a.path / "README.md").stat()
+    b = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    assert (b.release_id, b.created, b.splits, b.unbalanced, b.excluded) == (a.release_id, False, a.splits, a.unbalanced, a.excluded)
+    assert (a.path / "README.md").stat().st_ino == card.st_ino  # not written again
+    manifest = json.loads((a.path / "manifest.json").read_text())
+    assert manifest["inputs_digest"] == session.get(Release, a.release_id).manifest["inputs_digest"]
+
+
+def test_an_unchanged_release_whose_folder_is_gone_or_asked_elsewhere_is_built_there(session, settings, tmp_path):
+    seed_project(session, settings.data_dir)
+    a = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    shutil.rmtree(a.path)
+    b = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    assert (b.release_id, b.created, b.path) == (a.release_id, False, a.path) and (a.path / "README.md").is_file()
+    c = release_service.build(session, ReleaseOptions(project="demo", out_dir=tmp_path / "elsewhere"), data_dir=settings.data_dir)
+    assert (c.release_id, c.created, c.path) == (a.release_id, False, tmp_path / "elsewhere")
+    assert session.get(Release, a.release_id).path == str(tmp_path / "elsewhere")
+    assert (c.path / "README.md").read_bytes() == (a.path / "README.md").read_bytes()
+
+
+def test_a_clip_cut_again_is_a_change(session, settings):
+    seeded = seed_project(session, settings.data_dir)
+    release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    write_wav(settings.data_dir / "clips" / f"{seeded.item_ids[0]}.wav", 999)
+    again = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    assert (again.version, again.created) == ("1.1.0", True)
+
+
+def test_a_release_made_before_manifests_held_a_digest_counts_as_changed(session, settings):
+    # Documented fallback (docs/releases.md): such a release cannot be compared without building.
+    seed_project(session, settings.data_dir)
+    a = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    old = session.get(Release, a.release_id)
+    old.manifest = {k: v for k, v in old.manifest.items() if k != "inputs_digest"}
+    session.flush()
+    with pytest.raises(ConflictError, match=(
+        r"release 1\.0\.0 of 'demo' was built before releases recorded the digest of their inputs .*, so it cannot be "
+        r"compared; give a new --version \(next: 1\.1\.0\)"
+    )):
+        release_service.build(session, ReleaseOptions(project="demo", version="1.0.0"), data_dir=settings.data_dir)
+    b = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    assert (b.version, b.created) == ("1.1.0", True)
+    c = release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
+    assert (c.version, c.created) == ("1.1.0", False)
+
+
 def test_a_version_with_different_content_is_a_conflict_and_keeps_the_old_folder(session, settings):
     seeded = seed_project(session, settings.data_dir)
     a = release_service.build(session, ReleaseOptions(project="demo", version="1.0.0"), data_dir=settings.data_dir)
@@ -126,7 +172,7 @@ def test_free_text_fields_of_a_scheme_are_not_mistaken_for_labels(session, setti
     session.flush()
     inputs = release_service.gather(session, "demo", data_dir=settings.data_dir)
     assert [f.name for f in inputs.fields] == ["sentiment"]
-    assert any("transcript (free_text)" in note for note in inputs.context.limitations)
+    assert any("transcript (free_text)" in note for note in card_limitations(inputs.rows, inputs.context))
 
 
 @pytest.fixture()

@@ -1,0 +1,284 @@
+"""Everything a release is made of, read from the database in one place: ``gather`` returns
+the typed ``ReleaseInputs`` (rows, fields, card facts, what was left out and why) that the
+builders in ``exports`` take; nothing after it reads the database for the release's content.
+
+Governance is applied here: only kept items of sources that are not taken down and whose
+licence the project's policy allows are released (``licences``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import AggregatedLabel as AggregatedLabelRow
+from backend.db.models import (
+    Annotation,
+    Annotator,
+    GateDecision,
+    Item,
+    Project,
+    QARun,
+    Source,
+    StageRun,
+    Utterance,
+)
+from backend.domain import ValidationError, ValueKind, from_ms
+from backend.repositories import projects as project_repo
+from backend.services.release.licences import licence_allowed
+from backend.services.takedown import is_taken_down
+from exports.records import (
+    SUPPORTED_KINDS,
+    AggregatedLabel,
+    AgreementRecord,
+    AnnotatorJudgement,
+    CardContext,
+    LabelField,
+    ReleaseRow,
+    SchemeRecord,
+    SourceRecord,
+)
+from qa.pairwise import exact_pair_agreement
+
+if TYPE_CHECKING:
+    from annotation_configs.registry import SchemeRegistry
+
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+GUIDELINES_LANGUAGE = "en"
+"""The language of the scheme instructions quoted in the card."""
+
+
+@dataclass(frozen=True)
+class ReleaseInputs:
+    """Rows and card facts gathered from the database, plus what was left out and why
+    (``excluded``: reason → items; reasons ``filtered``, ``taken_down``,
+    ``licence_not_allowed``, ``unlabelled``)."""
+
+    project: Project
+    rows: list[ReleaseRow]
+    fields: tuple[LabelField, ...]
+    context: CardContext
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+def release_fields(project: Project, session: Session, names: Sequence[str] = ()) -> tuple[LabelField, ...]:
+    """The nominal/ordinal fields of the project's schemes (or of the labels seen, for imported ones).
+
+    ``names`` picks fields by name (an unknown one is a ``ValidationError`` listing the
+    choices); without it, every such field that has at least one label.
+    """
+    registry = _registry()
+    found: dict[str, LabelField] = {}
+    registered: set[str] = set()
+    for scheme_name in project.schemes or []:
+        if scheme_name not in registry:
+            continue
+        for f in registry[scheme_name].fields:
+            registered.add(f.name)
+            if f.kind in SUPPORTED_KINDS and f.name not in found:
+                found[f.name] = LabelField(f.name, f.kind, f.keys, f.description or f.title)
+    observed: dict[str, set[str]] = defaultdict(set)
+    for name, value in session.execute(
+        select(AggregatedLabelRow.field, AggregatedLabelRow.value).where(AggregatedLabelRow.project_id == project.id)
+    ):
+        if isinstance(value, str):
+            observed[name].add(value)
+    for values in session.scalars(
+        select(Annotation.values).join(Item, Item.id == Annotation.item_id).where(Item.project_id == project.id)
+    ):
+        for name, value in (values or {}).items():
+            if isinstance(value, str):
+                observed[name].add(value)
+    for name, labels in sorted(observed.items()):
+        if name not in registered and len(labels) >= 2 and _FIELD_NAME.match(name):
+            found[name] = LabelField(name, ValueKind.NOMINAL, tuple(sorted(labels)), "labels as imported")
+    if names:
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise ValidationError(
+                f"field(s) {', '.join(missing)} are not nominal/ordinal fields of project {project.name!r}; "
+                f"choose from {', '.join(found) or 'none'}"
+            )
+        return tuple(found[n] for n in names)
+    chosen = tuple(f for f in found.values() if f.name in observed)
+    if not chosen:
+        raise ValidationError(
+            f"project {project.name!r} has no labelled nominal or ordinal field to release; "
+            "annotate items (mmcurate annotate pull / qa import) and run `mmcurate qa run` first"
+        )
+    return chosen
+
+
+def gather(session: Session, project_name: str, *, data_dir: Path, field_names: Sequence[str] = ()) -> ReleaseInputs:
+    """Read every releasable item of a project into ``ReleaseRow`` records, with the card's facts.
+
+    Kept items only, of sources not taken down and with a licence the project allows, that
+    have at least one judgement or gold label for a release field. Clip paths stored
+    relative are taken relative to ``data_dir``. Rows come in item id order.
+    """
+    project = project_repo.get(session, project_name)
+    fields = release_fields(project, session, field_names)
+    names = {f.name for f in fields}
+    sources = {s.id: s for s in session.scalars(select(Source).where(Source.project_id == project.id))}
+    items = list(session.scalars(select(Item).where(Item.project_id == project.id).order_by(Item.id)))
+    utterances = {
+        u.item_id: u
+        for u in session.scalars(
+            select(Utterance).join(Item, Item.id == Utterance.item_id).where(Item.project_id == project.id)
+        )
+    }
+    gold: dict[int, dict[str, AggregatedLabelRow]] = defaultdict(dict)
+    for row in session.scalars(select(AggregatedLabelRow).where(AggregatedLabelRow.project_id == project.id)):
+        if row.field in names:
+            gold[row.item_id][row.field] = row
+    judgements = _judgements(session, project, names)
+
+    excluded: dict[str, int] = defaultdict(int)
+    rows: list[ReleaseRow] = []
+    for item in items:
+        source = sources[item.source_id]
+        if item.filter_status != "kept":
+            excluded["filtered"] += 1
+        elif is_taken_down(source):
+            excluded["taken_down"] += 1
+        elif not licence_allowed(source.licence, project.allowed_licences or []):
+            excluded["licence_not_allowed"] += 1
+        elif not gold.get(item.id) and not judgements.get(item.id):
+            excluded["unlabelled"] += 1
+        else:
+            rows.append(_row(item, utterances.get(item.id), source, gold.get(item.id, {}), judgements.get(item.id, {}), data_dir))
+
+    judged = [j for r in rows for js in r.judgements.values() for j in js]
+    used_sources = [sources[s] for s in sorted({r.source_id for r in rows})]
+    context = CardContext(
+        description=project.description or "",
+        scheme_names=tuple(project.schemes or ()),
+        schemes=_schemes(project),
+        n_annotators=len({j.annotator for j in judged}),
+        n_simulated_annotators=len({j.annotator for j in judged if j.simulated}),
+        agreement=_agreement(session, project, names),
+        sources=tuple(
+            SourceRecord(s.id, s.uri, s.licence or "unknown", s.title, s.author, s.kind) for s in used_sources
+        ),
+        model_versions=_model_versions(session, project),
+    )
+    return ReleaseInputs(project, rows, fields, context, dict(excluded))
+
+
+def _judgements(session: Session, project: Project, names: set[str]) -> dict[int, dict[str, list[AnnotatorJudgement]]]:
+    """Live, non-adjudication judgements per item and field, in the order they were stored."""
+    out: dict[int, dict[str, list[AnnotatorJudgement]]] = defaultdict(lambda: defaultdict(list))
+    query = (
+        select(Annotation, Annotator)
+        .join(Annotator, Annotator.id == Annotation.annotator_id)
+        .join(Item, Item.id == Annotation.item_id)
+        .where(Item.project_id == project.id, Annotation.deleted_at.is_(None), Annotation.is_adjudication.is_(False))
+        .order_by(Annotation.id)
+    )
+    for annotation, annotator in session.execute(query):
+        for name, value in (annotation.values or {}).items():
+            if name in names and isinstance(value, str):
+                out[annotation.item_id][name].append(AnnotatorJudgement(annotator.pseudonym, value, annotator.simulated))
+    return out
+
+
+def _row(
+    item: Item,
+    utt: Utterance | None,
+    source: Source,
+    gold: Mapping[str, AggregatedLabelRow],
+    judged: Mapping[str, list[AnnotatorJudgement]],
+    data_dir: Path,
+) -> ReleaseRow:
+    def resolve(path: str | None) -> Path | None:
+        if not path:
+            return None
+        p = Path(path)
+        return p if p.is_absolute() else data_dir / p
+
+    labels = {}
+    for name, g in gold.items():
+        if isinstance(g.value, str) or g.value is None:
+            labels[name] = AggregatedLabel(
+                g.value, g.confidence, {str(k): float(v) for k, v in (g.distribution or {}).items()},
+                exact_pair_agreement([j.value for j in judged.get(name, [])]), g.n_judgements,
+            )
+    for name, js in judged.items():
+        if name not in labels:
+            labels[name] = AggregatedLabel(None, None, {}, exact_pair_agreement([j.value for j in js]), len(js))
+    return ReleaseRow(
+        item_id=item.id,
+        source_id=source.id,
+        source_uri=source.uri,
+        licence=source.licence or "unknown",
+        text=item.text or "",
+        audio_path=resolve(utt.clip_audio_path) if utt is not None else None,
+        video_path=resolve(utt.clip_video_path) if utt is not None else None,
+        speaker_label=utt.speaker_label if utt is not None else None,
+        language=item.language,
+        dialogue_id=item.dialogue_id,
+        utterance_index=item.turn_index or 0,
+        start_s=from_ms(utt.start_ms) if utt is not None else None,
+        end_s=from_ms(utt.end_ms) if utt is not None else None,
+        source_title=source.title,
+        source_author=source.author,
+        asr_model=utt.asr_model if utt is not None else None,
+        asr_confidence=utt.asr_confidence if utt is not None else None,
+        labels=labels,
+        judgements={name: tuple(js) for name, js in judged.items()},
+        simulated=any(j.simulated for js in judged.values() for j in js),
+    )
+
+
+def _registry() -> SchemeRegistry:
+    from annotation_configs.registry import load_registry
+
+    return load_registry()
+
+
+def _schemes(project: Project) -> tuple[SchemeRecord, ...]:
+    """The project's schemes the registry knows, in the project's order."""
+    registry = _registry()
+    return tuple(
+        SchemeRecord(
+            name=name,
+            title=registry[name].title,
+            instruction=registry[name].instruction(GUIDELINES_LANGUAGE),
+            source=registry[name].source,
+            field_kinds=tuple((f.name, f.kind) for f in registry[name].fields),
+        )
+        for name in project.schemes or []
+        if name in registry
+    )
+
+
+def _agreement(session: Session, project: Project, names: set[str]) -> tuple[AgreementRecord, ...]:
+    """The gate decisions of the project's latest QA run, for the released fields."""
+    run = session.scalar(select(QARun).where(QARun.project_id == project.id).order_by(QARun.id.desc()).limit(1))
+    if run is None:
+        return ()
+    decisions = session.scalars(select(GateDecision).where(GateDecision.qa_run_id == run.id).order_by(GateDecision.id))
+    return tuple(
+        AgreementRecord(d.field, d.metric, d.value, d.ci_low, d.ci_high, d.n_items, d.n_annotators, d.verdict)
+        for d in decisions
+        if d.field in names
+    )
+
+
+def _model_versions(session: Session, project: Project) -> dict[str, str]:
+    """``{stage: "model version"}`` of the project's finished stage runs."""
+    out: dict[str, str] = {}
+    for stage, model, version in session.execute(
+        select(StageRun.stage, StageRun.model, StageRun.model_version)
+        .where(StageRun.project_id == project.id, StageRun.status == "done", StageRun.model.is_not(None))
+        .distinct()
+    ):
+        out[stage] = f"{model} {version}".strip() if version else str(model)
+    return dict(sorted(out.items()))
