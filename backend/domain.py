@@ -7,7 +7,7 @@ milliseconds so that keys and equality are exact (see ``to_ms``/``from_ms``).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -189,6 +189,19 @@ class Transcript:
     model: str
     options: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """The whole transcript as JSON-ready data (segments and their words as dicts);
+        :meth:`from_json` reads it back, also after a trip through ``json.dumps``/``json.loads``."""
+        return {"language": self.language, "language_probability": self.language_probability, "model": self.model,
+                "options": dict(self.options), "segments": [asdict(segment) for segment in self.segments]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Transcript":
+        """The transcript :meth:`to_json` wrote; a missing key raises ``KeyError``."""
+        segments = tuple(AsrSegment(**{**segment, "words": tuple(Word(**word) for word in segment["words"])})
+                         for segment in data["segments"])
+        return cls(segments, data["language"], data["language_probability"], data["model"], data["options"])
+
 
 @dataclass(frozen=True)
 class SpeakerTurn:
@@ -200,10 +213,27 @@ class SpeakerTurn:
 
 @dataclass(frozen=True)
 class Diarization:
+    """Who spoke when: speaker turns, the number of speakers, and the model and options that found them."""
+
     turns: tuple[SpeakerTurn, ...]
     num_speakers: int
     model: str
     options: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The speaker count and turns as JSON-ready data (what the diarize stage records).
+
+        The model and options are not included: whoever stores this records them beside it
+        (the stage ledger's model column, the configuration hash) and gives them back to
+        :meth:`from_json`.
+        """
+        return {"num_speakers": self.num_speakers, "turns": [asdict(turn) for turn in self.turns]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], model: str, options: dict[str, Any] | None = None) -> "Diarization":
+        """The diarization :meth:`to_json` wrote, with the ``model`` (and ``options``) recorded beside it."""
+        turns = tuple(SpeakerTurn(**turn) for turn in data["turns"])
+        return cls(turns, data["num_speakers"], model, dict(options or {}))
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,29 @@ def test_project_languages_enter_the_utterances_hash_only_where_they_filter():
     assert key("ta") == key("ml")  # both filter every utterance
 
 
+def test_transcripts_and_diarizations_survive_the_ledger_as_json():
+    """The asr and diarize stages record their results as JSON; later stages (and re-runs) read them back."""
+    from backend.domain import AsrSegment, Diarization, SpeakerTurn, Transcript, Word
+
+    transcript = Transcript(
+        (AsrSegment(0.5, 2.25, " vaṇakkam, how are you", (Word(0.5, 1.0, " vaṇakkam,", 0.875), Word(1.0, 2.25, " how", 0.5)),
+                    language="ta", language_probability=0.75, avg_logprob=-0.25, no_speech_prob=0.0625),
+         AsrSegment(3.0, 4.0, "", ())),
+        None, None, "faster-whisper:base", {"beam_size": 1, "language": None})
+    stored = json.loads(json.dumps(transcript.to_json()))
+    assert Transcript.from_json(stored) == transcript
+    assert stored["segments"][0]["words"][0] == {"start": 0.5, "end": 1.0, "text": " vaṇakkam,", "probability": 0.875}
+
+    diarization = Diarization((SpeakerTurn(0.0, 1.5, "S0", 0.9), SpeakerTurn(1.25, 3.0, "S1")), 2, "embedding",
+                              {"num_speakers": None})
+    stored = json.loads(json.dumps(diarization.to_json()))
+    assert stored == {"num_speakers": 2, "turns": [{"start": 0.0, "end": 1.5, "speaker": "S0", "confidence": 0.9},
+                                                   {"start": 1.25, "end": 3.0, "speaker": "S1", "confidence": None}]}
+    assert Diarization.from_json(stored, "embedding", {"num_speakers": None}) == diarization
+    with pytest.raises(KeyError):
+        Transcript.from_json({k: v for k, v in transcript.to_json().items() if k != "model"})
+
+
 @pytest.fixture(scope="module")
 def en_processed(tmp_path_factory, sqlite_template, ct2_model, shared_models):
     """The English dialogue ingested and processed once (beam 1): a database to copy per test."""
@@ -332,11 +355,54 @@ def test_reprocessing_never_deletes_human_work(en_world, ct2_model, shared_model
     assert session.scalar(select(func.count()).select_from(Annotation)) == 3 * len(judged)
 
 
+def test_a_failed_middle_stage_is_recorded_and_the_next_run_resumes_from_it(en_world, ct2_model, tmp_path):
+    """ASR fails (its model folder is not there yet): the failure is recorded on its stage run and its
+    source, nothing after it runs, the earlier utterances stay; once the folder is there, the same
+    configuration resumes at ASR and redoes neither prepare nor VAD, nor diarization, which does not read ASR."""
+    from backend.db.models import Project
+
+    settings, session = en_world
+    source = session.scalar(select(Source))
+    before = speech.list_utterances(session, "talks")
+    talks = session.scalar(select(Project))
+    base = replace(speech.config_from_settings(settings, talks), asr=AsrOptions(beam_size=1))
+    folder = tmp_path / "whisper-base"
+    config = replace(base, asr_model=ModelSpec(model=str(folder), cpu_threads=2))
+    models = speech.PipelineModels(config)
+
+    failed = speech.process_project(session, "talks", settings, config, models)
+    (source_id, reason), = failed.failed
+    assert source_id == source.id and reason.startswith(f"cannot load faster-whisper model {str(folder)!r}")
+    assert (failed.stages_run, failed.stages_skipped) == (0, 2)  # prepare and vad were done
+    session.expire_all()
+    assert (source.status, source.error) == ("failed", reason)
+    runs = speech.source_runs(session, source)
+    (asr_run,) = [r for r in runs if r["status"] != "done"]
+    assert (asr_run["stage"], asr_run["status"], asr_run["error"]) == ("asr", "failed", reason)
+    assert asr_run["duration_ms"] >= 0 and "Traceback" not in asr_run["error"]
+    assert speech.list_utterances(session, "talks") == before
+
+    folder.symlink_to(ct2_model, target_is_directory=True)
+    steps: list[str] = []
+    resumed = speech.process_project(session, "talks", settings, config, models,
+                                     on_progress=lambda step, done, total: steps.append(step))
+    assert resumed.failed == [] and (resumed.stages_run, resumed.stages_skipped) == (3, 3)
+    assert list(dict.fromkeys(steps)) == [f"source {source.id}: asr", f"source {source.id}: utterances",
+                                          f"source {source.id}: clips", "sources"]
+    session.expire_all()
+    assert (source.status, source.error) == ("done", None)
+    redone = session.scalars(select(StageRun).where(StageRun.stage == "asr", StageRun.config_hash ==
+                                                    asr_run["config_hash"])).all()
+    assert [(r.status, r.error, r.model) for r in redone] == [("done", None, "faster-whisper:whisper-base")]
+    after = speech.list_utterances(session, "talks")
+    assert resumed.utterances == len(after) > 0 and all(Path(u["clip_audio_path"]).is_file() for u in after)
+
+
 def test_an_utterance_coinciding_with_a_judged_one_reuses_it_only_when_its_text_is_the_same(any_session):
     """Live utterances are unique by (span, speaker); a superseded judged one may share them."""
     from backend.db.models import Annotation, Annotator, MediaAsset, Project
     from backend.domain import Transcript, Utterance
-    from backend.services.utterance_items import ReplaceOutcome, replace_utterances
+    from backend.services.speech import ReplaceOutcome, replace_utterances
 
     project = Project(name="talks", languages=[], schemes=[], allowed_licences=[])
     any_session.add(project)

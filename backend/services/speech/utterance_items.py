@@ -1,6 +1,6 @@
 """An asset's utterances as clip items, replaced after a pipeline re-run without losing human work.
 
-Used by the utterances stage of ``backend.services.speech``; see :func:`replace_utterances`.
+Used by the utterances stage (``backend.services.speech.stages``); see :func:`replace_utterances`.
 """
 
 from __future__ import annotations

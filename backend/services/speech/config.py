@@ -1,0 +1,97 @@
+"""What the speech pipeline runs with: its configuration (``PipelineConfig``, from the settings
+and the project) and its models (``PipelineModels``), each loaded on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from backend.db.models import Project
+from backend.domain import ValidationError
+from backend.settings import Settings
+from ingest import align, media
+from ingest.asr import AsrOptions, ModelSpec
+from ingest.diarize import DiarizeOptions
+from ingest.vad import VadOptions
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything that decides a stage's output, hashed per stage for the resume ledger, and how
+    the stages run (device, compute type, batch size), which the hashes leave out."""
+
+    asr_model: ModelSpec
+    asr: AsrOptions = AsrOptions()
+    vad: VadOptions = VadOptions()
+    diarizer: str = "embedding"
+    diarization_model: str | None = None
+    diarize: DiarizeOptions = DiarizeOptions()
+    utterances: align.UtteranceOptions = align.UtteranceOptions()
+    limits: media.MediaLimits = media.MediaLimits()
+    use_source_language: bool = True
+
+
+def config_from_settings(settings: Settings, project: Project, **overrides: Any) -> PipelineConfig:
+    """The pipeline configuration from settings and the project's languages (bundled base model by default)."""
+    from ingest import whisper_weights
+
+    if settings.asr_backend not in ("faster-whisper", "transformers"):
+        raise ValidationError(f"MMCURATE_ASR_BACKEND={settings.asr_backend!r}; use faster-whisper or transformers")
+    model = settings.asr_model
+    if model is None:
+        settings.models_dir.mkdir(parents=True, exist_ok=True)
+        ensure = (whisper_weights.ensure_ct2_base if settings.asr_backend == "faster-whisper"
+                  else whisper_weights.ensure_hf_base)
+        model = str(ensure(settings.models_dir))
+    spec = ModelSpec(backend=settings.asr_backend, model=model, device=settings.asr_device,  # type: ignore[arg-type]
+                     compute_type=settings.asr_compute_type)
+    asr = AsrOptions(beam_size=settings.asr_beam_size, batch_size=1 if settings.asr_device == "cpu" else
+                     settings.asr_batch_size)
+    if settings.diarization_backend not in ("embedding", "pyannote"):
+        raise ValidationError(f"MMCURATE_DIARIZATION_BACKEND={settings.diarization_backend!r}; use embedding or pyannote")
+    config = PipelineConfig(
+        asr_model=spec, asr=asr, diarizer=settings.diarization_backend,
+        diarization_model=settings.diarization_model,
+        utterances=align.UtteranceOptions(languages=tuple(project.languages or ())),
+        limits=media.MediaLimits(max_duration_s=settings.max_media_seconds),
+    )
+    return replace(config, **overrides) if overrides else config
+
+
+class PipelineModels:
+    """Models loaded once, on first use, so a run with nothing left to do loads none."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self._vad: Any = None
+        self._asr: Any = None
+        self._diarizer: Any = None
+
+    @property
+    def vad(self) -> Any:
+        if self._vad is None:
+            from ingest.vad import SileroVad
+
+            self._vad = SileroVad()
+        return self._vad
+
+    @property
+    def asr(self) -> Any:
+        if self._asr is None:
+            from ingest.asr import load_recognizer
+
+            self._asr = load_recognizer(self.config.asr_model)
+        return self._asr
+
+    @property
+    def diarizer(self) -> Any:
+        if self._diarizer is None:
+            from ingest.diarize import EmbeddingDiarizer, PyannoteDiarizer
+
+            if self.config.diarizer == "pyannote":
+                if not self.config.diarization_model:
+                    raise ValidationError("the pyannote diarizer needs MMCURATE_DIARIZATION_MODEL (a local folder)")
+                self._diarizer = PyannoteDiarizer(self.config.diarization_model)
+            else:
+                self._diarizer = EmbeddingDiarizer()
+        return self._diarizer

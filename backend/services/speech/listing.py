@@ -1,0 +1,41 @@
+"""What the speech pipeline made, as the CLI and the API show it: utterances and stage runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Item, StageRun
+from backend.db.models import Utterance as UtteranceRow
+from backend.domain import from_ms
+from backend.repositories import projects as project_repo
+from backend.repositories import utterances as utterance_repo
+
+
+def utterance_as_dict(item: Item, utt: UtteranceRow) -> dict[str, Any]:
+    """The public JSON shape of an utterance (CLI --json and API agree); times in seconds.
+
+    ``superseded`` is true for an item a later pipeline run replaced, kept for its judgements.
+    """
+    return {
+        "id": item.id, "source_id": item.source_id, "dialogue_id": item.dialogue_id, "index": item.turn_index,
+        "start": from_ms(utt.start_ms), "end": from_ms(utt.end_ms), "speaker": utt.speaker_label,
+        "text": item.text, "language": item.language, "language_probability": item.language_probability,
+        "asr_confidence": utt.asr_confidence, "diarization_confidence": utt.diarization_confidence,
+        "clip_audio_path": utt.clip_audio_path, "clip_video_path": utt.clip_video_path,
+        "filter_status": item.filter_status, "filter_reason": item.filter_reason, "reference": item.reference,
+        "superseded": item.superseded_at is not None, "superseded_at": item.superseded_at,
+    }
+
+
+def list_utterances(session: Session, project_name: str) -> list[dict[str, Any]]:
+    project = project_repo.get(session, project_name)
+    rows, _ = utterance_repo.list_page(session, project_id=project.id, limit=10_000_000)
+    return [utterance_as_dict(item, utt) for item, utt in rows]
+
+
+def stage_runs(session: Session, project_name: str) -> list[StageRun]:
+    project = project_repo.get(session, project_name)
+    return list(session.scalars(select(StageRun).where(StageRun.project_id == project.id).order_by(StageRun.id)))
