@@ -9,6 +9,9 @@ is set, as `.ci/run` does) replays the same derandomized examples on every run, 
 deadline and no example database, so CI is never flaky; ``dev`` (the default) draws fresh
 examples each run and remembers failures in ``.hypothesis/``. ``HYPOTHESIS_PROFILE=ci``
 picks a profile by name, e.g. to replay CI's examples locally.
+
+Fixture modules shared across folders are registered once below as plugins (``pytest_plugins``);
+tests ask for their fixtures by name and never import them.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ hypothesis_settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE")
     or ("ci" if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no") else "dev")
 )
+
+pytest_plugins = ["tests.annotation_configs.labelstudio_fixtures"]  # real Label Studio: ls_install, ls_fleet, ...
 
 PG_ADMIN_URL = os.environ.get("MMCURATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

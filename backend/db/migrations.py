@@ -1,4 +1,8 @@
-"""Run alembic from code with mmcurate's settings (used by `mmcurate init` and `db upgrade`)."""
+"""Run alembic from code with mmcurate's settings (used by `mmcurate init` and `db upgrade`).
+
+The migrations live inside the package (``backend/db/alembic/``), so an installed wheel
+finds them beside this module; no ``alembic.ini`` or source checkout is needed.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,15 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT_LOCATION = Path(__file__).resolve().with_name("alembic")
+"""The alembic environment (``env.py``, ``script.py.mako``, ``versions/``) shipped with the code."""
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(REPO_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(REPO_ROOT / "alembic"))
+    """An alembic configuration for the database at ``url``, independent of the working directory."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    config.set_main_option("path_separator", "os")
     config.attributes["url"] = url
     config.attributes["configure_logging"] = False
     return config

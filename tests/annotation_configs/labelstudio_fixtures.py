@@ -1,7 +1,9 @@
 """Real Label Studio servers for tests: one install and one initialised template per machine
 (cached under .cache/, ~1.5 min and ~60 s the first time), instances started from copies (~5 s).
 
-Import the fixtures into a conftest (``from tests.annotation_configs.labelstudio_fixtures import *``).
+A pytest plugin: ``tests/conftest.py`` registers it once (``pytest_plugins``), so every test can
+ask for ``ls_install``, ``ls_template``, ``ls_media_root`` and ``ls_fleet`` by name without
+importing them. ``make_tone`` and ``labelstudio_venv`` are plain functions to import.
 The venv location comes from ``MMCURATE_LABELSTUDIO_VENV`` (CI caches it), else ``.cache/labelstudio-venv``.
 """
 
@@ -19,8 +21,6 @@ from annotation_configs.install import LABEL_STUDIO_VERSION, LabelStudioInstall,
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache"
-
-__all__ = ["ls_install", "ls_template", "ls_media_root", "ls_fleet", "make_tone"]
 
 
 def labelstudio_venv() -> Path:
@@ -41,11 +41,13 @@ def make_tone(path: Path, seconds: float = 1.0, frequency: int = 440) -> Path:
 
 @pytest.fixture(scope="session")
 def ls_install() -> LabelStudioInstall:
+    """The pinned Label Studio in its own venv (installed once per machine)."""
     return ensure_installed(labelstudio_venv())
 
 
 @pytest.fixture(scope="session")
 def ls_template(ls_install: LabelStudioInstall, tmp_path_factory: pytest.TempPathFactory) -> ls.Template:
+    """An initialised Label Studio data dir (cached per version) that instances start from copies of."""
     return ls.ensure_template(
         ls_install, CACHE / f"labelstudio-template-{LABEL_STUDIO_VERSION}", tmp_path_factory.mktemp("ls-media")
     )

@@ -1,4 +1,4 @@
-"""The QA page the backend serves: auth, errors, and plots that really render in headless Chromium."""
+"""The QA page the backend serves: auth, errors, and plots that really render in headless Chromium (Playwright)."""
 
 from __future__ import annotations
 
@@ -9,25 +9,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
 from backend.db.models import Item
 from backend.services import qa as qa_service
 from backend.services import tokens as token_service
-from backend.settings import Settings
+from tests.browser import chromium
 from tests.qa.builders import as_csv, make_project, simulated_rows
-
-
-def qa_app(settings: Settings) -> FastAPI:
-    """The application with the QA router (added here too in case the app does not include it yet)."""
-    from backend.api import qa as qa_api
-
-    app = create_app(settings)
-    if not any(getattr(route, "path", "") == "/projects/{project_id}/qa" for route in app.routes):
-        app.include_router(qa_api.router)
-    return app
 
 
 @pytest.fixture
@@ -45,7 +34,7 @@ def project_with_run(session, tmp_path) -> tuple[int, str]:
 
 def test_page_needs_a_token_and_a_run(settings, session, project_with_run):
     project_id, token = project_with_run
-    with TestClient(qa_app(settings)) as client:
+    with TestClient(create_app(settings)) as client:
         assert client.get(f"/projects/{project_id}/qa").status_code == 401
         page = client.get(f"/projects/{project_id}/qa", headers={"Authorization": f"Bearer {token}"})
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -66,7 +55,7 @@ def served(settings) -> Iterator[str]:
     import uvicorn
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(qa_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -80,7 +69,7 @@ def served(settings) -> Iterator[str]:
 
 
 MEASURE = """
-(() => {
+() => {
   const plots = [...document.querySelectorAll('svg.plot')].map(svg => {
     const box = svg.getBoundingClientRect();
     // every heat-map cell and every mark of a non-zero value must take up space on screen
@@ -91,7 +80,7 @@ MEASURE = """
   });
   return {plots, verdict: document.querySelector('#verdict .verdict').textContent,
           ci: [...document.querySelectorAll('table.metrics td')].map(td => td.textContent).join(' | ')};
-})()
+}
 """
 
 
@@ -99,14 +88,15 @@ MEASURE = """
 def test_headless_chromium_renders_the_served_report(served, project_with_run, tmp_path):
     from PIL import Image
 
-    from tests.qa.cdp import chromium_page
-
     project_id, token = project_with_run
-    with chromium_page(tmp_path / "profile") as page:
-        status = page.open(f"{served}/projects/{project_id}/qa", headers={"Authorization": f"Bearer {token}"})
-        assert status == 200
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 1600},
+                                      extra_http_headers={"Authorization": f"Bearer {token}"})
+        page = context.new_page()
+        response = page.goto(f"{served}/projects/{project_id}/qa", wait_until="load")
+        assert response is not None and response.status == 200
         seen = page.evaluate(MEASURE)
-        png = page.screenshot()
+        png = page.screenshot(full_page=True)
     kinds = {p["kind"] for p in seen["plots"]}
     assert {"heatmap", "bars", "stacked", "lines"} <= kinds
     for plot in seen["plots"]:
