@@ -3,11 +3,11 @@
 The route identifies the sending instance by the secret it presents (each instance's
 webhooks carry a secret of their own; a header naming an instance is never trusted), parses
 the body into the ids it names, and hands the event to the app's ``WebhookReceiver``, which
-re-reads those tasks from that instance and stores what the instance holds (see
-``backend.services.annotation.receiver``). No or unknown secret: 401; a body that is not an
-annotation event: 422; the instance cannot be read back or storing took too long: 503 — in
-each case nothing is stored, and ``annotate pull`` repairs whatever never arrived. A 200
-means stored (committed).
+records it durably and later re-reads those tasks from that instance and stores what the
+instance holds (see ``backend.services.annotation.receiver``). No or unknown secret: 401; a
+body that is not an annotation event: 422; recording took too long (a busy database): 503 —
+in each case nothing is recorded, and ``annotate pull`` repairs whatever never arrived. A 200
+means recorded (committed): nothing can lose the event any more.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _header_doc(name: str, description: str, required: bool = True) -> dict[str,
     _header_doc(INSTANCE_HEADER, "the sending instance's name; must match the secret's instance", required=False),
 ]})
 async def labelstudio_webhook(request: Request) -> dict[str, Any]:
-    """Store what a Label Studio instance holds on the tasks one annotation event names.
+    """Record one annotation event; the tasks it names are re-read from the sender and stored shortly after.
 
     The headers are read directly rather than as FastAPI parameters: this route is the hot path
     of the receiver and per-parameter dependency solving is a measurable share of each request.
@@ -83,11 +83,11 @@ async def labelstudio_webhook(request: Request) -> dict[str, Any]:
     except ValidationError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     if not event.annotation_ids and not event.task_ids:
-        return {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0, "skipped": 1}
-    stored = writer.submit(instance, event)
+        return {"recorded": 0, "detail": f"{event.action} names no annotation; nothing to re-read"}
+    recorded = writer.submit(instance, event)
     try:
-        result = await asyncio.wait_for(asyncio.wrap_future(stored), writer.timeout_s)
+        event_id = await asyncio.wait_for(asyncio.wrap_future(recorded), writer.timeout_s)
     except TimeoutError:
-        raise ServiceUnavailableError(f"the event from {instance!r} was not stored within {writer.timeout_s:.0f} s "
+        raise ServiceUnavailableError(f"the event from {instance!r} was not recorded within {writer.timeout_s:.0f} s "
                                       "(the database is busy); `mmcurate annotate pull` will fetch it") from None
-    return result.counts()
+    return {"recorded": 1, "event": event_id}

@@ -216,7 +216,7 @@ class Utterance(Base):
     item: Mapped[Item] = relationship(back_populates="utterance")
 
     # No unique (asset, span, speaker): a superseded item may share its span and speaker with a live
-    # one whose text differs. backend.services.utterance_items.replace_utterances keeps live ones unique.
+    # one whose text differs. backend.services.speech.utterance_items.replace_utterances keeps live ones unique.
     __table_args__ = (CheckConstraint("start_ms >= 0 AND end_ms > start_ms", name="span"),)
 
 
@@ -490,6 +490,29 @@ class ReleaseItem(Base):
     split: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (CheckConstraint(_one_of("split", SPLITS), name="split"),)
+
+
+class WebhookEvent(Base):
+    """An annotation event a Label Studio instance announced, kept until its tasks were re-read and stored.
+
+    The receiver answers once the event is recorded here; a background refresher re-reads the
+    tasks it names from the sending instance in batches and marks it processed. Events that
+    could not be processed keep their last error (``annotate pull`` repairs what they name).
+    """
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    annotation_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    task_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_webhook_events_pending", "processed_at", "id"),)
 
 
 class ApiToken(Base):

@@ -215,11 +215,11 @@ def push(
     selection = {k: v for k, v in (("size", options.size), ("language", options.language),
                                    ("source_id", options.source_id), ("speaker", options.speaker),
                                    ("annotators", list(options.annotators)), ("seed", options.seed)) if v}
-    batch = session.scalar(select(AnnotationBatch).where(
+    batch = next((b for b in session.scalars(select(AnnotationBatch).where(  # a re-run of the same push reuses its batch
         AnnotationBatch.project_id == project.id, AnnotationBatch.scheme == scheme.name,
         AnnotationBatch.overlap_k == options.k, AnnotationBatch.gold_rate == options.gold_rate,
-    ).order_by(AnnotationBatch.id.desc()))
-    if batch is None or batch.selection != selection:
+    ).order_by(AnnotationBatch.id.desc())) if b.selection == selection), None)
+    if batch is None:
         batch = AnnotationBatch(project_id=project.id, scheme=scheme.name, overlap_k=options.k,
                                 gold_rate=options.gold_rate, selection=selection)
         session.add(batch)

@@ -7,14 +7,10 @@ previous left, as the loop does in use.
 
 from __future__ import annotations
 
-import shutil
-import socket
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -22,12 +18,11 @@ from annotation_configs import instances as ls
 from annotation_configs.labelstudio import LabelStudioClient
 from annotation_configs.normalise import result_from_values
 from annotation_configs.registry import load_registry
-from backend.db.models import Annotation, AnnotationHistory, Annotator, Item, MediaAsset, Project, Source, Task, Utterance
-from backend.db.session import engine_for, session_factory
+from backend.db.models import Annotation, AnnotationBatch, AnnotationHistory, Annotator, Item, Task
 from backend.domain import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
 from backend.services import annotation as service
 from backend.settings import Settings
-from tests.annotation_configs.labelstudio_fixtures import CACHE, ls_install, ls_template, make_tone  # noqa: F401
+from tests.backend.services.annotation_world import annotation_world, clip_project
 
 pytestmark = pytest.mark.labelstudio
 REGISTRY = load_registry()
@@ -35,42 +30,18 @@ EMOTIONS = ["joy", "anger", "sadness", "fear"]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, sqlite_template, ls_install, ls_template):  # noqa: F811
-    root = tmp_path_factory.mktemp("annotation-world")
-    data_dir = root / "var"
-    (data_dir / "clips").mkdir(parents=True)
-    db_path = data_dir / "mmcurate.db"
-    shutil.copyfile(sqlite_template, db_path)
+def world(tmp_path_factory, sqlite_template, ls_install, ls_template):
     port = ls.free_port()
-    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{db_path}", public_url=f"http://127.0.0.1:{port}",
-                        webhook_secret="s3cret-for-tests", labelstudio_venv=ls_install.venv)
-    # the layout the service and its webhook receiver find from the settings, with the tests' cached template
-    home = replace(service.LabelStudioHome.from_settings(settings), template_dir=ls_template.data_dir)
-    factory = session_factory(settings.sqlalchemy_url)
-    with factory() as session:
-        project = Project(name="tamil-demo", languages=["ta"], schemes=["emotion7"])
-        session.add(project)
-        session.flush()
-        source = Source(project_id=project.id, kind="file", uri="file:///demo.wav", content_hash="h1")
-        session.add(source)
-        session.flush()
-        asset = MediaAsset(project_id=project.id, source_id=source.id, content_hash="h1", path="demo.wav")
-        session.add(asset)
-        session.flush()
-        for index, emotion in enumerate(EMOTIONS + ["neutral"]):
-            clip = make_tone(data_dir / "clips" / f"clip{index}.wav", 0.5, 300 + 100 * index)
-            item = Item(project_id=project.id, source_id=source.id, kind="clip", dialogue_id="d1", turn_index=index,
-                        text=f"வாக்கியம் {index}", language="ta", reference={"emotion": emotion},
-                        is_gold=index == 4, media_path=str(clip))
-            session.add(item)
-            session.flush()
-            session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=index * 1000, end_ms=index * 1000 + 500,
-                                  speaker_label=f"SPEAKER_0{index % 2}", clip_audio_path=str(clip), asr_model="whisper-base"))
+    built = annotation_world(tmp_path_factory.mktemp("annotation-world"), sqlite_template, ls_install, ls_template,
+                             public_url=f"http://127.0.0.1:{port}", webhook_secret="s3cret-for-tests")
+    settings, home = built.settings, built.home
+    with built.factory() as session:
+        clip_project(session, settings.data_dir, "tamil-demo", 5, seconds=0.5, gold=(4,),
+                     references=[{"emotion": e} for e in EMOTIONS + ["neutral"]])
         logins = [service.add_annotator(session, settings, f"person{n}@example.org", ["ta"], home=home) for n in range(3)]
         session.commit()
-    yield {"settings": settings, "home": home, "factory": factory, "logins": logins, "port": port}
-    ls.stop_all(home.state().load().values())
-    engine_for(settings.sqlalchemy_url).dispose()
+    yield {"settings": settings, "home": home, "factory": built.factory, "logins": logins, "port": port}
+    built.close()
 
 
 def _count(world, model) -> int:
@@ -124,14 +95,17 @@ def test_push_sends_every_item_to_k_annotators_and_gold_to_all(world) -> None:
     admin = LabelStudioClient(login.url, world["home"].state().load()[login.pseudonym].admin_token)
     tasks = admin.export_tasks(admin.find_project("tamil-demo / emotion7 / audio"))
     assert sorted(t["data"]["speaker"] for t in tasks) == ["SPEAKER_00"] * 3 + ["SPEAKER_01"] * 2
-    assert all(t["data"]["audio"].startswith("/data/local-files/?d=clips/clip") for t in tasks)
+    assert all(t["data"]["audio"].startswith("/data/local-files/?d=clips/tamil-demo-") for t in tasks)
 
 
 def test_re_pushing_creates_no_duplicate_tasks(world) -> None:
-    before = _count(world, Task)
+    before, batches = _count(world, Task), _count(world, AnnotationBatch)
+    first = _push(world)
+    _push(world, annotators=("ann-001",), k=1)  # another selection between two runs of the same push
     again = _push(world)
     assert again.tasks_created == 0 and again.tasks_recovered == 0 and again.tasks_existing == 15
     assert _count(world, Task) == before
+    assert again.batch_id == first.batch_id and _count(world, AnnotationBatch) == batches + 1
     for login in world["logins"]:
         admin = LabelStudioClient(login.url, world["home"].state().load()[login.pseudonym].admin_token)
         assert len(admin.export_tasks(admin.find_project("tamil-demo / emotion7 / audio"))) == 5

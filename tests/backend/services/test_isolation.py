@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -25,13 +23,12 @@ from annotation_configs import instances as ls
 from annotation_configs.labelstudio import LabelStudioClient, LabelStudioError
 from annotation_configs.normalise import result_from_values
 from annotation_configs.registry import load_registry
-from backend.db.models import Annotation, Item, MediaAsset, Project, Source, Task, Utterance
+from backend.db.models import Annotation, Item, Task
 from backend.db.models import LabelStudioInstance as InstanceRow
-from backend.db.session import engine_for, session_factory
 from backend.services import annotation as service
 from backend.services.secrets import instance_webhook_secret
 from backend.settings import Settings
-from tests.annotation_configs.labelstudio_fixtures import ls_install, ls_template, make_tone  # noqa: F401
+from tests.backend.services.annotation_world import annotation_world, clip_project
 
 pytestmark = pytest.mark.labelstudio
 SENTIMENT = load_registry()["sentiment3"]
@@ -46,8 +43,8 @@ class _Receiver:
 
         from backend.api.app import create_app
 
-        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host=RECEIVER_HOST, port=port,
-                                                    log_level="warning"))
+        self.app = create_app(settings)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host=RECEIVER_HOST, port=port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> "_Receiver":
@@ -56,6 +53,10 @@ class _Receiver:
         while not self.server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         return self
+
+    def settled(self) -> None:
+        """Every recorded event re-read and stored."""
+        assert self.app.state.webhook_receiver.wait_until_stored(30)
 
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
@@ -66,34 +67,12 @@ class _Receiver:
 def world(tmp_path_factory, sqlite_template, ls_install, ls_template, monkeypatch_module):  # noqa: F811
     monkeypatch_module.setenv("HF_TOKEN", "hf_curators_own_secret")  # must never reach Label Studio
     monkeypatch_module.setenv("MMCURATE_DATABASE_URL", "postgresql://curator:secret@db/prod")
-    root = tmp_path_factory.mktemp("isolation")
-    data_dir = root / "var"
-    data_dir.mkdir(mode=0o700)
-    db_path = data_dir / "mmcurate.db"
-    shutil.copyfile(sqlite_template, db_path)
     port = ls.free_port()
-    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{db_path}", labelstudio_venv=ls_install.venv,
-                        public_url=f"http://{RECEIVER_HOST}:{port}", webhook_secret="master-secret-for-tests")
-    home = replace(service.LabelStudioHome.from_settings(settings), template_dir=ls_template.data_dir)
-    factory = session_factory(settings.sqlalchemy_url)
+    built = annotation_world(tmp_path_factory.mktemp("isolation"), sqlite_template, ls_install, ls_template,
+                             public_url=f"http://{RECEIVER_HOST}:{port}", webhook_secret="master-secret-for-tests")
+    settings, home, factory = built.settings, built.home, built.factory
     with factory() as session:
-        project = Project(name="iso", languages=["ta"], schemes=["sentiment3"])
-        session.add(project)
-        session.flush()
-        source = Source(project_id=project.id, kind="file", uri="file:///d.wav", content_hash="h")
-        session.add(source)
-        session.flush()
-        asset = MediaAsset(project_id=project.id, source_id=source.id, content_hash="h", path="d.wav")
-        session.add(asset)
-        session.flush()
-        for index in range(4):
-            clip = make_tone(data_dir / "clips" / f"clip{index}.wav", 0.3, 300 + 50 * index)
-            item = Item(project_id=project.id, source_id=source.id, kind="clip", text=f"வாக்கியம் {index}",
-                        language="ta", media_path=str(clip))
-            session.add(item)
-            session.flush()
-            session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=index * 1000, end_ms=index * 1000 + 300,
-                                  clip_audio_path=str(clip)))
+        clip_project(session, settings.data_dir, "iso", 4)
         logins = [service.add_annotator(session, settings, f"iso{n}@example.org", ["ta"], home=home) for n in (1, 2)]
         session.commit()
     with factory() as session:
@@ -112,8 +91,7 @@ def world(tmp_path_factory, sqlite_template, ls_install, ls_template, monkeypatc
         _wait(lambda: _victim_values(factory) == ["positive"] * 2)  # stored through the webhook
     yield {"settings": settings, "home": home, "factory": factory, "logins": {l.pseudonym: l for l in logins},
            "clients": clients, "port": port}
-    ls.stop_all(home.state().load().values())
-    engine_for(settings.sqlalchemy_url).dispose()
+    built.close()
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +227,7 @@ def test_forged_and_replayed_webhooks_change_nothing(world) -> None:
     url = f"http://{RECEIVER_HOST}:{world['port']}/webhooks/labelstudio"
     forged_result = result_from_values(SENTIMENT, {"sentiment": "negative"}, "audio")
     own_task = user.export_tasks(project)[0]
-    with _Receiver(world["settings"], world["port"]):
+    with _Receiver(world["settings"], world["port"]) as receiver:
         def post(body: dict, **headers: str) -> httpx.Response:
             return httpx.post(url, json=body, headers={"X-Mmcurate-Secret": secret, **headers}, timeout=30)
 
@@ -263,6 +241,7 @@ def test_forged_and_replayed_webhooks_change_nothing(world) -> None:
                     ).status_code == 200
         assert post({"action": "ANNOTATION_CREATED", "annotation": {"id": 4242, "task": victim_tasks[0]["id"],
                                                                     "result": forged_result}}).status_code == 200
+        receiver.settled()
         assert _victim_values(world["factory"]) == ["positive", "positive"]
         # a forged body about the attacker's own task stores what their instance holds, not the body
         made = user.create_annotation(own_task["id"], result_from_values(SENTIMENT, {"sentiment": "neutral"}, "audio"))
@@ -270,6 +249,7 @@ def test_forged_and_replayed_webhooks_change_nothing(world) -> None:
         assert post(old).status_code == 200
         user.update_annotation(made.id, result_from_values(SENTIMENT, {"sentiment": "positive"}, "audio"))
         assert post(old).status_code == 200  # replayed after a newer version
+        receiver.settled()
     with world["factory"]() as session:
         mine = session.scalar(select(Annotation).join(InstanceRow, InstanceRow.id == Annotation.instance_id)
                               .where(InstanceRow.name == "ann-001", Annotation.ls_annotation_id == made.id))

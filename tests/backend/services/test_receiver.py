@@ -3,61 +3,36 @@ are stored (issue 11, item 4). A real Label Studio instance holds the annotation
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import threading
 import time
-from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from annotation_configs import instances as ls
 from annotation_configs.labelstudio import AnnotationEvent, LabelStudioClient
 from annotation_configs.normalise import result_from_values
 from annotation_configs.registry import load_registry
 from backend.api.app import create_app
-from backend.db.models import Annotation, Item, MediaAsset, Project, Source, Utterance
-from backend.db.session import engine_for, session_factory
+from backend.db.models import Annotation, WebhookEvent
 from backend.services import annotation as service
 from backend.services.annotation.receiver import WebhookReceiver
 from backend.services.secrets import instance_webhook_secret
-from backend.settings import Settings
-from tests.annotation_configs.labelstudio_fixtures import ls_install, ls_template, make_tone  # noqa: F401
+from tests.backend.services.annotation_world import annotation_world, clip_project
 
 pytestmark = pytest.mark.labelstudio
 SENTIMENT = load_registry()["sentiment3"]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, sqlite_template, ls_install, ls_template):  # noqa: F811
-    data_dir = tmp_path_factory.mktemp("receiver") / "var"
-    data_dir.mkdir()
-    db_path = data_dir / "mmcurate.db"
-    shutil.copyfile(sqlite_template, db_path)
-    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{db_path}", webhook_secret="receiver-tests",
-                        labelstudio_venv=ls_install.venv)
-    home = replace(service.LabelStudioHome.from_settings(settings), template_dir=ls_template.data_dir)
-    factory = session_factory(settings.sqlalchemy_url)
+def world(tmp_path_factory, sqlite_template, ls_install, ls_template):
+    built = annotation_world(tmp_path_factory.mktemp("receiver"), sqlite_template, ls_install, ls_template,
+                             webhook_secret="receiver-tests")
+    settings, home, factory = built.settings, built.home, built.factory
     with factory() as session:
-        project = Project(name="rx", languages=["ta"], schemes=["sentiment3"])
-        session.add(project)
-        session.flush()
-        source = Source(project_id=project.id, kind="file", uri="file:///r.wav", content_hash="r")
-        session.add(source)
-        session.flush()
-        asset = MediaAsset(project_id=project.id, source_id=source.id, content_hash="r", path="r.wav")
-        session.add(asset)
-        session.flush()
-        for index in range(3):
-            clip = make_tone(data_dir / "clips" / f"r{index}.wav", 0.3, 500 + 40 * index)
-            item = Item(project_id=project.id, source_id=source.id, kind="clip", text=f"t{index}", language="ta",
-                        media_path=str(clip))
-            session.add(item)
-            session.flush()
-            session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=index * 1000, end_ms=index * 1000 + 300,
-                                  clip_audio_path=str(clip)))
+        clip_project(session, settings.data_dir, "rx", 3)
         login = service.add_annotator(session, settings, "rx@example.org", ["ta"], home=home)
         session.commit()
     with factory() as session:
@@ -69,8 +44,7 @@ def world(tmp_path_factory, sqlite_template, ls_install, ls_template):  # noqa: 
     made = [user.create_annotation(task["id"], result_from_values(SENTIMENT, {"sentiment": "neutral"}, "audio"))
             for task in admin.export_tasks(ls_project)]
     yield {"settings": settings, "home": home, "factory": factory, "made": made, "name": login.pseudonym}
-    ls.stop_all(home.state().load().values())
-    engine_for(settings.sqlalchemy_url).dispose()
+    built.close()
 
 
 def _stored(world) -> int:
@@ -93,17 +67,16 @@ def test_a_request_that_times_out_leaves_the_writer_alive_and_later_events_are_s
         holder.execute("BEGIN EXCLUSIVE")  # a long `qa import` or `annotate pull` holding SQLite's write lock
         try:
             slow = client.post("/webhooks/labelstudio", json=event(0), headers=headers)
-            assert slow.status_code == 503 and "not stored within 1 s" in slow.json()["detail"]
+            assert slow.status_code == 503 and "not recorded within 1 s" in slow.json()["detail"]
             time.sleep(1.5)
         finally:
             holder.rollback()
             holder.close()
         assert receiver.alive
         for n in (1, 2):
-            assert client.post("/webhooks/labelstudio", json=event(n), headers=headers).status_code == 200
-        deadline = time.monotonic() + 20
-        while _stored(world) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+            answer = client.post("/webhooks/labelstudio", json=event(n), headers=headers)
+            assert answer.status_code == 200 and answer.json()["recorded"] == 1
+        assert receiver.wait_until_stored(30)
         assert _stored(world) >= 2  # the first may also land once the lock is gone: nothing is lost either way
         with world["factory"]() as session:
             pulled = service.pull(session, world["settings"], "rx", home=world["home"])
@@ -118,8 +91,52 @@ def test_a_writer_thread_that_died_is_started_again(world) -> None:
     assert not receiver.alive
     annotation = world["made"][0]
     done = receiver.submit(world["name"], AnnotationEvent("ANNOTATION_UPDATED", (annotation.id,), (annotation.task_id,)))
-    assert receiver.alive and done.result(timeout=30).counts()["unchanged"] == 1
+    assert receiver.alive and isinstance(done.result(timeout=30), int)
+    assert receiver.wait_until_stored(30)
     receiver.stop()
+
+
+def test_events_recorded_before_a_crash_are_stored_at_the_next_start(world) -> None:
+    annotation = world["made"][1]
+    with world["factory"]() as session:
+        session.execute(delete(Annotation).where(Annotation.ls_annotation_id == annotation.id))
+        session.add(WebhookEvent(instance=world["name"], action="ANNOTATION_CREATED", annotation_ids=[annotation.id],
+                                 task_ids=[annotation.task_id]))  # recorded; the process died before the re-read
+        session.commit()
+    before = _stored(world)
+    receiver = WebhookReceiver(world["settings"], home=world["home"])
+    receiver.start()
+    try:
+        assert receiver.wait_until_stored(30) and _stored(world) == before + 1
+    finally:
+        receiver.stop()
+
+
+def test_events_of_an_instance_that_is_down_wait_and_are_stored_once_it_is_back(world) -> None:
+    home = world["home"]
+    annotation = world["made"][2]
+    with world["factory"]() as session:
+        session.execute(delete(Annotation).where(Annotation.ls_annotation_id == annotation.id))
+        session.commit()
+    before = _stored(world)
+    home.save(ls.stop(home.state().load()[world["name"]]))
+    receiver = WebhookReceiver(world["settings"], home=home)
+    try:
+        receiver.submit(world["name"], AnnotationEvent("ANNOTATION_CREATED", (annotation.id,),
+                                                       (annotation.task_id,))).result(timeout=30)
+        assert receiver.refresh_pending() == 0 and receiver.last_round.unreachable
+        with world["factory"]() as session:
+            waiting = session.scalars(select(WebhookEvent).where(WebhookEvent.processed_at.is_(None))).all()
+            assert len(waiting) == 1 and waiting[0].attempts >= 1 and "cannot be reached" in waiting[0].error
+    finally:
+        with world["factory"]() as session:
+            service.start_instances(session, world["settings"], home=home)
+            session.commit()
+    receiver.start()
+    try:
+        assert receiver.wait_until_stored(30) and _stored(world) == before + 1
+    finally:
+        receiver.stop()
 
 
 def test_a_pull_names_an_instance_it_cannot_reach_and_changes_nothing_for_it(world) -> None:
@@ -141,7 +158,7 @@ def test_a_pull_names_an_instance_it_cannot_reach_and_changes_nothing_for_it(wor
             session.commit()
 
 
-def test_webhooks_from_many_threads_are_all_stored(world) -> None:
+def test_webhooks_from_many_threads_are_all_recorded_and_stored(world) -> None:
     receiver = WebhookReceiver(world["settings"], home=world["home"])
     futures = []
     lock = threading.Lock()
@@ -157,6 +174,9 @@ def test_webhooks_from_many_threads_are_all_stored(world) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    results = [f.result(timeout=30) for f in futures]
-    assert len(results) == 15 and all(sum(r.counts().values()) >= 1 for r in results)
+    ids = [f.result(timeout=30) for f in futures]
+    assert len(set(ids)) == 15 and receiver.wait_until_stored(30)
+    with world["factory"]() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookEvent)
+                              .where(WebhookEvent.id.in_(ids), WebhookEvent.processed_at.isnot(None))) == 15
     receiver.stop()
