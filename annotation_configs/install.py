@@ -11,16 +11,13 @@ import argparse
 import fcntl
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.domain import ServiceUnavailableError, ValidationError
+from backend.domain import Progress, ServiceUnavailableError, ValidationError
 
 LABEL_STUDIO_VERSION = "1.23.2"
 _MARKER = ".mmcurate-label-studio-version"
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

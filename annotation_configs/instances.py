@@ -28,15 +28,21 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from annotation_configs.install import LabelStudioInstall
-from backend.domain import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
+from backend.domain import (
+    ConflictError,
+    InstanceRole,
+    NotFoundError,
+    Progress,
+    ServiceUnavailableError,
+    ValidationError,
+)
 
 HOST = "127.0.0.1"
-ROLES = ("annotator", "adjudication", "shared")
 _TEMPLATE_MARKER = "mmcurate-template.json"
 SITE_DIR = Path(__file__).parent / "labelstudio_site"
 SETTINGS_MODULE = "mmcurate_labelstudio_settings"
@@ -50,8 +56,6 @@ _BANNED_SUBNETS = (
     "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001:0000::/32", "2001:20::/28",
     "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
 )
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -377,7 +381,7 @@ def create_instance(
     media_root: Path,
     *,
     name: str,
-    role: str = "annotator",
+    role: InstanceRole = InstanceRole.ANNOTATOR,
     annotator: str | None = None,
     port: int | None = None,
     avoid_ports: Iterable[int] = (),
@@ -385,8 +389,8 @@ def create_instance(
     timeout_s: float = 120.0,
 ) -> LabelStudioInstance:
     """Copy the template to ``data_dir``, make its secrets its own, start it; return it running."""
-    if role not in ROLES:
-        raise ValidationError(f"instance role {role!r} is not one of {', '.join(ROLES)}")
+    if role not in {r.value for r in InstanceRole}:
+        raise ValidationError(f"instance role {role!r} is not one of {', '.join(InstanceRole)}")
     if data_dir.exists():
         raise ConflictError(f"{data_dir} already exists; an instance named {name!r} was made before")
     shutil.copytree(template.data_dir, data_dir)

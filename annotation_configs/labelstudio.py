@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from backend.domain import MmcurateError, NotFoundError, ServiceUnavailableError, ValidationError
+from backend.domain import MmcurateError, NotFoundError, Progress, ServiceUnavailableError, ValidationError
 
 WEBHOOK_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED")
 IMPORT_BATCH = 1000
-
-Progress = Callable[[str, int, int], None]
 
 
 class LabelStudioError(MmcurateError):

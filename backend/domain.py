@@ -7,6 +7,7 @@ milliseconds so that keys and equality are exact (see ``to_ms``/``from_ms``).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,10 @@ class ServiceUnavailableError(MmcurateError):
     """An outside service (Label Studio, database, Hub) cannot be reached."""
 
 
+Progress = Callable[[str, int, int], None]
+"""A progress callback, ``on_progress(step, done, total)``: the CLI draws a bar from it, the API updates a job."""
+
+
 def to_ms(seconds: float) -> int:
     """Seconds to the integer milliseconds the database stores."""
     return int(round(seconds * 1000))
@@ -46,7 +51,9 @@ def from_ms(milliseconds: int) -> float:
     return milliseconds / 1000.0
 
 
-class SourceKind(str, enum.Enum):
+class SourceKind(enum.StrEnum):
+    """How a source came in (``sources.kind``)."""
+
     FILE = "file"
     URL = "url"
     YTDLP = "ytdlp"
@@ -55,7 +62,9 @@ class SourceKind(str, enum.Enum):
     TEXT = "text"
 
 
-class SourceStatus(str, enum.Enum):
+class SourceStatus(enum.StrEnum):
+    """Where a source is in the pipeline (``sources.status``); ``TAKEN_DOWN`` keeps it out of releases."""
+
     REGISTERED = "registered"
     PROCESSING = "processing"
     DONE = "done"
@@ -63,7 +72,7 @@ class SourceStatus(str, enum.Enum):
     TAKEN_DOWN = "taken_down"
 
 
-class ItemKind(str, enum.Enum):
+class ItemKind(enum.StrEnum):
     """What an annotator looks at: a speech clip, an image, a chat turn or a text."""
 
     CLIP = "clip"
@@ -72,14 +81,85 @@ class ItemKind(str, enum.Enum):
     TEXT = "text"
 
 
-class StageStatus(str, enum.Enum):
+class FilterStatus(enum.StrEnum):
+    """Whether an item passed the pipeline's filters (``items.filter_status``); only kept items are annotated."""
+
+    KEPT = "kept"
+    FILTERED = "filtered"
+
+
+class StageStatus(enum.StrEnum):
+    """What one stage run did (``stage_runs.status``)."""
+
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
 
 
-class ValueKind(str, enum.Enum):
+class SubjectType(enum.StrEnum):
+    """What a stage run worked on (``stage_runs.subject_type``)."""
+
+    SOURCE = "source"
+    ASSET = "asset"
+    ITEM = "item"
+
+
+class InstanceRole(enum.StrEnum):
+    """Whom a Label Studio instance serves: one annotator, the adjudicators, or everyone (shared mode)."""
+
+    ANNOTATOR = "annotator"
+    ADJUDICATION = "adjudication"
+    SHARED = "shared"
+
+
+class InstanceRunStatus(enum.StrEnum):
+    """Whether a local Label Studio instance was running when last checked (``labelstudio_instances.status``)."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class TaskKind(enum.StrEnum):
+    """Why an item was shown: to annotate it, or to adjudicate a disagreement (``tasks.kind``)."""
+
+    ANNOTATION = "annotation"
+    ADJUDICATION = "adjudication"
+
+
+class AnnotationOrigin(enum.StrEnum):
+    """Where an annotation came from: a Label Studio instance or a labels file (``annotations.origin``)."""
+
+    LABELSTUDIO = "labelstudio"
+    IMPORT = "import"
+
+
+class HistoryAction(enum.StrEnum):
+    """What happened to an annotation, one ``annotation_history`` row each."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    RESTORED = "restored"
+
+
+class AdjudicationStatus(enum.StrEnum):
+    """An adjudication queue entry: waiting, sent to the adjudication instance, or answered."""
+
+    OPEN = "open"
+    SENT = "sent"
+    DONE = "done"
+
+
+class Split(enum.StrEnum):
+    """A release split, in the order releases list them."""
+
+    TRAIN = "train"
+    VALIDATION = "validation"
+    TEST = "test"
+
+
+class ValueKind(enum.StrEnum):
     """How a scheme field's values are measured; decides the agreement metric."""
 
     NOMINAL = "nominal"
@@ -101,7 +181,9 @@ DEFAULT_METRICS: dict[ValueKind, str] = {
 """The agreement metric that fits each value kind unless a scheme names another."""
 
 
-class GateVerdict(str, enum.Enum):
+class GateVerdict(enum.StrEnum):
+    """A quality gate's decision for a field or a batch (``gate_decisions.verdict``, ``qa_runs.verdict``)."""
+
     ACCEPT = "accept"
     TENTATIVE = "tentative"
     REJECT = "reject"
@@ -238,13 +320,17 @@ class Diarization:
 
 @dataclass(frozen=True)
 class Utterance:
-    """One speaker's stretch of speech, the unit annotators label."""
+    """One speaker's stretch of speech, the unit annotators label.
+
+    ``turn_index`` is its position in its dialogue (0, 1, ... in time order), the name the
+    database (``items.turn_index``) and ``mmcurate items list`` use for it.
+    """
 
     start: float
     end: float
     speaker: str | None
     text: str
-    index: int = 0
+    turn_index: int = 0
     dialogue_id: str | None = None
     language: str | None = None
     language_probability: float | None = None
@@ -252,14 +338,14 @@ class Utterance:
     diarization_confidence: float | None = None
     words: tuple[Word, ...] = ()
     context: tuple[str, ...] = ()
-    filter_status: str = "kept"
+    filter_status: FilterStatus = FilterStatus.KEPT
     filter_reason: str | None = None
 
     @property
     def duration(self) -> float:
         return self.end - self.start
 
-    def with_filter(self, status: str, reason: str | None) -> "Utterance":
+    def with_filter(self, status: FilterStatus, reason: str | None) -> "Utterance":
         return replace(self, filter_status=status, filter_reason=reason)
 
 

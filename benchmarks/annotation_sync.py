@@ -49,7 +49,7 @@ def main() -> int:
     from annotation_configs.normalise import result_from_values
     from annotation_configs.registry import load_registry
     from backend.db import migrations
-    from backend.db.models import Item, MediaAsset, Project, Source, Utterance
+    from backend.db.models import Item, MediaAsset, Project, Source, UtteranceRow
     from backend.db.session import session_factory
     from backend.services import annotation as service
     from backend.settings import Settings
@@ -93,7 +93,7 @@ def main() -> int:
                             turn_index=n % 50, text=f"வாக்கியம் {n}", language="ta", media_path=str(clip))
                 session.add(item)
                 session.flush()
-                session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=n * 1000, end_ms=n * 1000 + 300,
+                session.add(UtteranceRow(item_id=item.id, asset_id=asset.id, start_ms=n * 1000, end_ms=n * 1000 + 300,
                                       speaker_label=f"SPEAKER_0{n % 2}", clip_audio_path=str(clip)))
             started = time.perf_counter()
             login = service.add_annotator(session, settings, "bench@example.org", ["ta"], home=home)
@@ -114,7 +114,7 @@ def main() -> int:
         # imported with their annotations into a second project and recorded as push records them.
         instance = home.state().load()[login.pseudonym]
         from annotation_configs.labelstudio import LabelStudioClient
-        from backend.db.models import AnnotationBatch, Annotator, LabelStudioInstance, Task
+        from backend.db.models import AnnotationBatch, Annotator, LabelStudioInstanceRow, Task
         from annotation_configs.xml import MediaKind, label_config, task_data
 
         admin = LabelStudioClient(instance.url, instance.admin_token, timeout_s=600)
@@ -128,7 +128,7 @@ def main() -> int:
             session.add(batch)
             session.flush()
             annotator_id = session.scalar(select(Annotator.id).where(Annotator.pseudonym == login.pseudonym))
-            row_id = session.scalar(select(LabelStudioInstance.id).where(LabelStudioInstance.name == instance.name))
+            row_id = session.scalar(select(LabelStudioInstanceRow.id).where(LabelStudioInstanceRow.name == instance.name))
             payload = []
             for n, item in enumerate(items):
                 label = scheme.field("sentiment").keys[n % 3]

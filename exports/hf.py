@@ -162,14 +162,14 @@ def encode_row(row: ReleaseRow, spec: ReleaseSpec, split: str) -> dict[str, Any]
     if unknown:
         raise ValidationError(f"item {row.item_id} has labels for fields not in the release spec: {unknown!r}")
     for f in spec.fields:
-        gold = row.labels.get(f.name)
-        out[f.name] = f.index(gold.value) if gold is not None and gold.value is not None else None
-        out[f"{f.name}_confidence"] = gold.confidence if gold is not None else None
-        dist = dict(gold.distribution) if gold is not None else {}
+        aggregated = row.labels.get(f.name)
+        out[f.name] = f.index(aggregated.value) if aggregated is not None and aggregated.value is not None else None
+        out[f"{f.name}_confidence"] = aggregated.confidence if aggregated is not None else None
+        dist = dict(aggregated.distribution) if aggregated is not None else {}
         for label in dist:
             f.index(label)
         out[f"{f.name}_distribution"] = [float(dist.get(label, 0.0)) for label in f.labels] if dist else None
-        out[f"{f.name}_agreement"] = gold.agreement if gold is not None else None
+        out[f"{f.name}_agreement"] = aggregated.agreement if aggregated is not None else None
         out[f"{f.name}_judgements"] = [
             {"annotator": j.annotator, "value": f.index(j.value), "simulated": j.simulated}
             for j in sorted(row.judgements.get(f.name, ()), key=lambda j: (j.annotator, j.value))

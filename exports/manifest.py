@@ -104,7 +104,7 @@ def inputs_digest(rows: Sequence[ReleaseRow], spec: ReleaseSpec, context: CardCo
     Covers ``RELEASE_FORMAT``, the spec (fields and their labels, licence, languages, seed,
     split fractions, shard and row-group sizes, …; ``version`` left out), the card context
     (sources, schemes, agreement, annotator counts, models) and every row in order — text,
-    provenance, gold labels, judgements — with each clip by its suffix and the SHA-256 of its
+    provenance, aggregated labels, judgements — with each clip by its suffix and the SHA-256 of its
     bytes (so moving the data folder changes nothing, and a clip cut again does; a missing
     clip counts as ``None``). Reads every clip once; builds nothing.
 

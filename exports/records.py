@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from backend.domain import GateVerdict, ValidationError, ValueKind
+from backend.domain import GateVerdict, Split, ValidationError, ValueKind
 
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
-"""Split names in the order they are written and reported."""
+SPLITS: tuple[str, ...] = tuple(split.value for split in Split)
+"""Split names in the order they are written and reported (the domain's ``Split``)."""
 
 SUPPORTED_KINDS: tuple[ValueKind, ...] = (ValueKind.NOMINAL, ValueKind.ORDINAL)
 """Field kinds a release column can hold (a class index in both cases)."""
@@ -101,10 +101,11 @@ class LabelField:
 
 @dataclass(frozen=True)
 class AggregatedLabel:
-    """The gold value of one field for one item, with its confidence and soft distribution.
+    """The aggregated value of one field for one item, with its confidence and soft distribution.
 
-    ``distribution`` maps label → probability (missing labels are 0); ``value`` is ``None``
-    when no gold value exists yet (the row is still exported, the column is empty).
+    (Not to be confused with *gold* items, the gold-check items with a known answer mixed into
+    batches.) ``distribution`` maps label → probability (missing labels are 0); ``value`` is
+    ``None`` when no aggregated value exists yet (the row is still exported, the column is empty).
     """
 
     value: str | None
@@ -125,7 +126,7 @@ class AnnotatorJudgement:
 
 @dataclass(frozen=True)
 class ReleaseRow:
-    """One exported item: media, text, provenance, gold labels and every raw judgement.
+    """One exported item: media, text, provenance, aggregated labels and every raw judgement.
 
     The fields hold what the curator's database holds; the properties ``speaker`` and
     ``source_url`` are what every export format publishes: the speaker scoped to its source

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from backend.domain import AsrSegment, SpeakerTurn, Utterance, ValidationError, Word
+from backend.domain import AsrSegment, FilterStatus, SpeakerTurn, Utterance, ValidationError, Word
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def build_utterances(segments: Sequence[AsrSegment], turns: Sequence[SpeakerTurn
             end=round(group[-1].word.end, 3),
             speaker=group[0].speaker,
             text=_join([w.word.text for w in group]),
-            index=index,
+            turn_index=index,
             dialogue_id=dialogue_id,
             language=language,
             language_probability=sum(lang_probs) / len(lang_probs) if lang_probs else None,
@@ -187,7 +187,7 @@ def build_utterances(segments: Sequence[AsrSegment], turns: Sequence[SpeakerTurn
             context=tuple(u.text for u in utterances[-options.context_size :]) if options.context_size else (),
         )
         reason = filter_reason(utt, max(no_speech) if no_speech else None, options)
-        utterances.append(utt.with_filter("filtered", reason) if reason else utt)
+        utterances.append(utt.with_filter(FilterStatus.FILTERED, reason) if reason else utt)
     return utterances
 
 
@@ -212,6 +212,6 @@ def filter_reason(utt: Utterance, no_speech_prob: float | None, options: Utteran
 
 
 def renumber(utterances: Sequence[Utterance]) -> list[Utterance]:
-    """Indices 0..n-1 in time order (after utterances from several sources were combined)."""
+    """Turn indices 0..n-1 in time order (after utterances from several sources were combined)."""
     ordered = sorted(utterances, key=lambda u: (u.start, u.end))
-    return [replace(u, index=i) for i, u in enumerate(ordered)]
+    return [replace(u, turn_index=i) for i, u in enumerate(ordered)]

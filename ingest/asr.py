@@ -14,12 +14,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal, Protocol, Sequence
+from typing import Any, Literal, Protocol, Sequence
 
-from backend.domain import AsrSegment, Span, Transcript, ValidationError, Word
+from backend.domain import AsrSegment, Progress, Span, Transcript, ValidationError, Word
 
 SAMPLE_RATE = 16_000
-Progress = Callable[[str, int, int], None]
 # Field metadata of options that change speed or memory but not a stage's output (see ingest.stages.config_hash).
 NOT_HASHED = {"hashed": False}
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
-from backend.domain import Diarization, Span, SpeakerTurn, ValidationError
+from backend.domain import Diarization, Progress, Span, SpeakerTurn, ValidationError
 
 SAMPLE_RATE = 16_000
 FRAME_S = 0.01
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,13 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from backend.domain import Diarization, MediaInfo, Span, Transcript, Utterance
+from backend.domain import Diarization, MediaInfo, Progress, Span, Transcript, Utterance
 from ingest import align, media
 from ingest.asr import AsrOptions, SpeechRecognizer
 from ingest.diarize import DiarizeOptions, Diarizer
 from ingest.vad import SpeechDetector, VadOptions
-
-Progress = Callable[[str, int, int], None]
 
 
 def config_hash(*parts: Any) -> str:

@@ -11,13 +11,13 @@ database alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backend.domain import GateVerdict, ValueKind
+from backend.domain import GateVerdict, Progress, ValueKind
 from qa.agreement import AgreementInputError
 from qa.aggregate import aggregate, as_records
 from qa.diagnostics import (
@@ -47,7 +47,6 @@ from qa.gate import (
 if TYPE_CHECKING:
     import pandas as pd
 
-Progress = Callable[[str, int, int], None]
 GROUPS = ("language", "source", "speaker")
 
 

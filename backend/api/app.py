@@ -5,14 +5,13 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from backend.api import login, projects, sources
 from backend.api import qa as qa_api
 from backend.api import webhooks
 from backend.api.errors import install_error_handlers
 from backend.api.schemas import Health
-from backend.db.session import engine_for
+from backend.services.setup import database_reachable
 from backend.settings import Settings, get_settings
 
 
@@ -37,12 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> Health:
-        try:
-            with engine_for(settings.sqlalchemy_url).connect() as connection:
-                connection.execute(text("SELECT 1"))
-            database = "up"
-        except Exception:  # noqa: BLE001 - health reports, never raises
-            database = "down"
+        database = "up" if database_reachable(settings) else "down"
         return Health(status="ok" if database == "up" else "degraded", database=database, version=package_version())
 
     app.include_router(login.router)

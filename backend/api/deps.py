@@ -10,7 +10,6 @@ from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from backend.db.models import ApiToken
 from backend.db.session import session_factory
 from backend.services import tokens as token_service
 from backend.settings import Settings
@@ -64,7 +63,7 @@ def require_token(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ApiToken:
+) -> token_service.TokenHolder:
     """The token of the caller (bearer header, or the cookie `/login` sets for people in a browser).
 
     401 when it is missing, unknown or revoked.
@@ -78,14 +77,14 @@ def require_token(
             detail="missing bearer token: send 'Authorization: Bearer <token>' (create one with `mmcurate token create NAME`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    record = token_service.verify_token(session, credentials.credentials)
-    if record is None:
+    holder = token_service.authenticate(session, credentials.credentials)
+    if holder is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="invalid or revoked bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return record
+    return holder
 
 
-CurrentToken = Annotated[ApiToken, Depends(require_token)]
+CurrentToken = Annotated[token_service.TokenHolder, Depends(require_token)]

@@ -33,7 +33,7 @@ def login_form(next: str = "/docs") -> HTMLResponse:
 
 @router.post("/login", include_in_schema=False)
 def login(session: SessionDep, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/docs"):  # type: ignore[no-untyped-def]
-    if token_service.verify_token(session, token.strip()) is None:
+    if token_service.authenticate(session, token.strip()) is None:
         page = _FORM.format(error='<p role="alert" style="color:#b00">Unknown or revoked token.</p>', next=escape(_safe_next(next)))
         return HTMLResponse(page, status_code=status.HTTP_401_UNAUTHORIZED)
     response = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Response, status
 
 from backend.api.deps import CurrentToken, Limit, Offset, ProjectId, SessionDep
 from backend.api.schemas import Page, ProjectCreate, ProjectPublic, ProjectUpdate
-from backend.repositories import projects as project_repo
 from backend.services import projects as project_service
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -41,12 +40,11 @@ def create_project(body: ProjectCreate, session: SessionDep, _token: CurrentToke
 
 @router.get("/{project_id}", response_model=ProjectPublic)
 def read_project(project_id: ProjectId, session: SessionDep, _token: CurrentToken) -> ProjectPublic:
-    return _public(project_repo.get_by_id(session, project_id))
+    return _public(project_service.get_project(session, project_id))
 
 
 @router.patch("/{project_id}", response_model=ProjectPublic)
 def update_project(project_id: ProjectId, body: ProjectUpdate, session: SessionDep, _token: CurrentToken) -> ProjectPublic:
-    project = project_repo.get_by_id(session, project_id)
     given = body.model_fields_set
     changes = project_service.ProjectChanges(
         name=body.name,
@@ -56,10 +54,10 @@ def update_project(project_id: ProjectId, body: ProjectUpdate, session: SessionD
         allowed_licences=tuple(body.allowed_licences) if body.allowed_licences is not None else None,
         fields_set=frozenset(given),
     )
-    return _public(project_service.update_project(session, project, changes))
+    return _public(project_service.update_project(session, project_id, changes))
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_project(project_id: ProjectId, session: SessionDep, _token: CurrentToken) -> Response:
-    project_service.delete_project(session, project_repo.get_by_id(session, project_id))
+    project_service.delete_project(session, project_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

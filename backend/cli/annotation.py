@@ -155,24 +155,31 @@ def annotate_pull(project: ProjectOption) -> None:
 def annotate_simulate(
     project: ProjectOption,
     scheme: Annotated[str, typer.Option("--scheme", help="Labeling scheme the simulated annotators answer.")],
-    annotators: Annotated[int, typer.Option("--annotators", help="How many simulated annotators.")] = 3,
+    count: Annotated[int | None, typer.Option("--count", help="How many simulated annotators (default 3).")] = None,
     accuracy: Annotated[str, typer.Option("--accuracy", help="Comma-separated accuracies, one per annotator.")] = "0.9,0.8,0.4",
     k: Annotated[int | None, typer.Option("--k", help="Annotators per item (default: all of them).")] = None,
     size: Annotated[int | None, typer.Option("--size", help="At most this many items.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of answers and lead times.")] = 0,
+    annotators: Annotated[int | None, typer.Option(
+        "--annotators", hidden=True, help="Deprecated spelling of --count, still accepted.")] = None,
 ) -> None:
     """Simulated annotators (real Label Studio users, marked simulated) label the items through Label Studio's API.
 
-    Example: mmcurate annotate simulate --project demo --scheme emotion7 --annotators 3 --accuracy 0.9,0.8,0.4
+    Example: mmcurate annotate simulate --project demo --scheme emotion7 --count 3 --accuracy 0.9,0.8,0.4
     """
     from backend.domain import ValidationError
 
+    if annotators is not None:
+        if count is not None and count != annotators:
+            raise ValidationError(f"--count {count} and --annotators {annotators} disagree; give only --count")
+        typer.echo("warning: `annotate simulate --annotators N` is deprecated; use --count N", err=True)
+    count = count if count is not None else annotators if annotators is not None else 3
     try:
         accuracies = tuple(float(a) for a in _split(accuracy))
     except ValueError:
         raise ValidationError(f"--accuracy {accuracy!r} must be comma-separated numbers like 0.9,0.8,0.4") from None
-    if len(accuracies) != annotators:
-        raise ValidationError(f"--accuracy gives {len(accuracies)} values for --annotators {annotators}; give one each")
+    if len(accuracies) != count:
+        raise ValidationError(f"--accuracy gives {len(accuracies)} values for --count {count}; give one each")
     options = service.SimulateOptions(project=project, scheme=scheme, accuracies=accuracies, k=k, size=size, seed=seed)
     with db_session() as session, progress_bar("simulate") as on_progress:
         result = service.simulate(session, settings(), options, on_progress=on_progress)

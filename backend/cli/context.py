@@ -5,29 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from backend.db.session import check_connection, describe_url, engine_for, session_scope
-from backend.domain import MmcurateError
+from backend.db.session import session_scope
+from backend.services.setup import ensure_initialised
 from backend.settings import Settings, get_settings
-
-
-class NotInitialisedError(MmcurateError):
-    """The database has no mmcurate tables yet."""
 
 
 def settings() -> Settings:
     return get_settings()
-
-
-def ensure_initialised(config: Settings) -> None:
-    engine = engine_for(config.sqlalchemy_url)
-    check_connection(engine)
-    if not inspect(engine).has_table("alembic_version"):
-        raise NotInitialisedError(
-            f"the database {describe_url(config.sqlalchemy_url)} is not initialised; run `mmcurate init` first"
-        )
 
 
 @contextmanager

@@ -8,11 +8,9 @@ import typer
 
 from backend.cli.context import db_session, settings
 from backend.cli.output import emit_json_lines, emit_table, json_line
-from backend.db import migrations
-from backend.repositories import projects as project_repo
 from backend.services import projects as project_service
 from backend.services import tokens as token_service
-from backend.services.setup import initialise
+from backend.services import setup as setup_service
 
 db_app = typer.Typer(help="Database migrations (alembic) on the configured database.\n\nExample: mmcurate db upgrade", no_args_is_help=True)
 token_app = typer.Typer(help="API bearer tokens.\n\nExample: mmcurate token create ci-bot", no_args_is_help=True)
@@ -30,7 +28,7 @@ def init() -> None:
 
     Example: MMCURATE_DATA_DIR=./var mmcurate init
     """
-    result = initialise(settings())
+    result = setup_service.initialise(settings())
     typer.echo(f"data dir: {result.data_dir}")
     typer.echo(f"database: {result.database} (revision {result.revision})")
 
@@ -41,10 +39,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
     Example: mmcurate db upgrade
     """
-    config = settings()
-    config.ensure_dirs()
-    migrations.upgrade(config.sqlalchemy_url, revision)
-    typer.echo(f"database at revision {migrations.current_revision(config.sqlalchemy_url)}")
+    typer.echo(f"database at revision {setup_service.upgrade_database(settings(), revision)}")
 
 
 @db_app.command("downgrade")
@@ -53,9 +48,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
 
     Example: mmcurate db downgrade base
     """
-    config = settings()
-    migrations.downgrade(config.sqlalchemy_url, revision)
-    typer.echo(f"database at revision {migrations.current_revision(config.sqlalchemy_url)}")
+    typer.echo(f"database at revision {setup_service.downgrade_database(settings(), revision)}")
 
 
 @db_app.command("current")
@@ -64,8 +57,8 @@ def db_current() -> None:
 
     Example: mmcurate db current
     """
-    config = settings()
-    typer.echo(f"current: {migrations.current_revision(config.sqlalchemy_url)}  head: {migrations.head_revision(config.sqlalchemy_url)}")
+    current, head = setup_service.database_revisions(settings())
+    typer.echo(f"current: {current}  head: {head}")
 
 
 def serve(
@@ -79,10 +72,9 @@ def serve(
     import uvicorn
 
     from backend.api.app import create_app
-    from backend.cli.context import ensure_initialised
 
     config = settings()
-    ensure_initialised(config)
+    setup_service.ensure_initialised(config)
     uvicorn.run(create_app(config), host=host or config.api_host, port=port or config.api_port, log_level="info")
 
 
@@ -179,7 +171,7 @@ def project_show(name: Annotated[str, typer.Argument(help="Project name or id.")
     Example: mmcurate project show demo
     """
     with db_session() as session:
-        typer.echo(json_line(project_service.project_as_dict(project_repo.get(session, name))))
+        typer.echo(json_line(project_service.project_as_dict(project_service.get_project(session, name))))
 
 
 @project_app.command("delete")
@@ -201,8 +193,7 @@ def project_delete(
         what = "all its records, judgements included" if delete_annotations else "all its records"
         typer.confirm(f"delete project {name!r} and {what}?", abort=True)
     with db_session() as session:
-        work = project_service.delete_project(session, project_repo.get(session, name),
-                                              delete_annotations=delete_annotations)
+        work = project_service.delete_project(session, name, delete_annotations=delete_annotations)
     typer.echo(f"project {name} deleted" + (f", with {work.describe()}" if work.total else ""))
 
 

@@ -8,8 +8,7 @@ import typer
 
 from backend.cli.context import db_session
 from backend.cli.output import emit_json_lines, emit_table
-from backend.repositories import items as item_repo
-from backend.repositories import projects as project_repo
+from backend.services import items as item_service
 
 items_app = typer.Typer(help="Annotatable items (clips, images, chat turns, texts).\n\nExample: mmcurate items list --project demo", no_args_is_help=True)
 
@@ -27,9 +26,7 @@ def items_list(
     Example: mmcurate items list --project demo --kind clip --json
     """
     with db_session() as session:
-        project_id = project_repo.get(session, project).id
-        rows, _total = item_repo.list_page(session, project_id=project_id, kind=kind, language=language, limit=limit)
-        records = [item_repo.item_as_dict(item, utt) for item, utt in rows]
+        records = item_service.list_items(session, project, kind=kind, language=language, limit=limit)
     if as_json:
         emit_json_lines(records)
     else:

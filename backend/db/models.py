@@ -1,12 +1,21 @@
 """SQLAlchemy 2 models for the whole flow in ARCHITECTURE.md.
 
 Times inside media are integer milliseconds (``*_ms``) so keys and equality are exact;
-wall-clock times are timezone-aware UTC. Allowed string values are enforced with CHECK
-constraints rather than native enums, so SQLite and PostgreSQL migrate the same way.
+wall-clock times are timezone-aware UTC. Allowed string values are the domain's enums
+(``backend.domain``, the one vocabulary): each CHECK constraint is generated from its enum, and the
+columns stay plain strings rather than native enums, so SQLite and PostgreSQL migrate the same way.
+A row compares equal to the enum member (``source.status == SourceStatus.DONE``).
+
+Naming: a row class is named for what it stores (``Source``, ``Item``, ``QARun``). Where the
+kernel or a stage package already has a record of that name, the row class takes the suffix
+``Row`` (``UtteranceRow`` beside ``backend.domain.Utterance``, ``AggregatedLabelRow`` beside
+``exports.records.AggregatedLabel``, ``LabelStudioInstanceRow`` beside
+``annotation_configs.instances.LabelStudioInstance``), so no import needs an alias.
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,6 +36,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from backend.domain import (
+    AdjudicationStatus,
+    AnnotationOrigin,
+    FilterStatus,
+    GateVerdict,
+    HistoryAction,
+    InstanceRole,
+    InstanceRunStatus,
+    ItemKind,
+    SourceKind,
+    SourceStatus,
+    Split,
+    StageStatus,
+    SubjectType,
+    TaskKind,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -40,23 +66,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    quoted = ", ".join(f"'{v}'" for v in values)
+def _one_of(column: str, vocabulary: type[enum.StrEnum]) -> str:
+    """The CHECK text that keeps ``column`` inside one of the domain's vocabularies."""
+    quoted = ", ".join(f"'{member.value}'" for member in vocabulary)
     return f"{column} IN ({quoted})"
 
-
-SOURCE_KINDS = ("file", "url", "ytdlp", "chat", "image", "text")
-SOURCE_STATUSES = ("registered", "processing", "done", "failed", "taken_down")
-ITEM_KINDS = ("clip", "image", "chat_turn", "text")
-FILTER_STATUSES = ("kept", "filtered")
-STAGE_STATUSES = ("running", "done", "failed", "skipped")
-SUBJECT_TYPES = ("source", "asset", "item")
-INSTANCE_ROLES = ("annotator", "adjudication", "shared")
-TASK_KINDS = ("annotation", "adjudication")
-HISTORY_ACTIONS = ("created", "updated", "deleted", "restored")
-VERDICTS = ("accept", "tentative", "reject")
-ADJUDICATION_STATUSES = ("open", "sent", "done")
-SPLITS = ("train", "validation", "test")
 
 TZDateTime = DateTime(timezone=True)
 
@@ -99,7 +113,7 @@ class Source(Base):
     fetched_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     content_hash: Mapped[str] = mapped_column(String(128))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default="registered")
+    status: Mapped[str] = mapped_column(String(16), default=SourceStatus.REGISTERED)
     error: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
@@ -109,8 +123,8 @@ class Source(Base):
 
     __table_args__ = (
         UniqueConstraint("project_id", "content_hash"),
-        CheckConstraint(_one_of("kind", SOURCE_KINDS), name="kind"),
-        CheckConstraint(_one_of("status", SOURCE_STATUSES), name="status"),
+        CheckConstraint(_one_of("kind", SourceKind), name="kind"),
+        CheckConstraint(_one_of("status", SourceStatus), name="status"),
     )
 
 
@@ -173,7 +187,7 @@ class Item(Base):
     media_path: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
-    filter_status: Mapped[str] = mapped_column(String(16), default="kept")
+    filter_status: Mapped[str] = mapped_column(String(16), default=FilterStatus.KEPT)
     filter_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     # Set when a pipeline re-run replaced this item but it carries human work (annotations, tasks,
@@ -181,11 +195,11 @@ class Item(Base):
     superseded_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     superseded_by_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_runs.id", ondelete="SET NULL"))
 
-    utterance: Mapped[Utterance | None] = relationship(back_populates="item", uselist=False, cascade="all, delete-orphan", passive_deletes=True)
+    utterance: Mapped[UtteranceRow | None] = relationship(back_populates="item", uselist=False, cascade="all, delete-orphan", passive_deletes=True)
 
     __table_args__ = (
-        CheckConstraint(_one_of("kind", ITEM_KINDS), name="kind"),
-        CheckConstraint(_one_of("filter_status", FILTER_STATUSES), name="filter_status"),
+        CheckConstraint(_one_of("kind", ItemKind), name="kind"),
+        CheckConstraint(_one_of("filter_status", FilterStatus), name="filter_status"),
         Index("ix_items_dialogue", "project_id", "dialogue_id", "turn_index"),
         # Item ids are quoted outside the database (label files, Label Studio tasks, releases): SQLite
         # must never hand a deleted item's id to a new one (PostgreSQL sequences never do).
@@ -193,7 +207,7 @@ class Item(Base):
     )
 
 
-class Utterance(Base):
+class UtteranceRow(Base):
     """Speech details of a clip item: where it sits in its media, who speaks, how sure we are."""
 
     __tablename__ = "utterances"
@@ -242,8 +256,8 @@ class StageRun(Base):
 
     __table_args__ = (
         UniqueConstraint("stage", "subject_type", "subject_id", "config_hash"),
-        CheckConstraint(_one_of("status", STAGE_STATUSES), name="status"),
-        CheckConstraint(_one_of("subject_type", SUBJECT_TYPES), name="subject_type"),
+        CheckConstraint(_one_of("status", StageStatus), name="status"),
+        CheckConstraint(_one_of("subject_type", SubjectType), name="subject_type"),
     )
 
 
@@ -266,7 +280,7 @@ class Annotator(Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 
-class LabelStudioInstance(Base):
+class LabelStudioInstanceRow(Base):
     """A Label Studio server mmcurate runs or uses: one per annotator, plus adjudication."""
 
     __tablename__ = "labelstudio_instances"
@@ -280,10 +294,10 @@ class LabelStudioInstance(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     data_dir: Mapped[str | None] = mapped_column(Text)
     admin_email: Mapped[str | None] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(16), default="stopped")
+    status: Mapped[str] = mapped_column(String(16), default=InstanceRunStatus.STOPPED)
     started_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 
-    __table_args__ = (CheckConstraint(_one_of("role", INSTANCE_ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(_one_of("role", InstanceRole), name="role"),)
 
 
 class AnnotationBatch(Base):
@@ -317,12 +331,12 @@ class Task(Base):
     instance_id: Mapped[int] = mapped_column(ForeignKey("labelstudio_instances.id", ondelete="CASCADE"), index=True)
     ls_project_id: Mapped[int] = mapped_column(Integer)
     ls_task_id: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16), default="annotation")
+    kind: Mapped[str] = mapped_column(String(16), default=TaskKind.ANNOTATION)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("instance_id", "ls_task_id"),
-        CheckConstraint(_one_of("kind", TASK_KINDS), name="kind"),
+        CheckConstraint(_one_of("kind", TaskKind), name="kind"),
     )
 
 
@@ -342,7 +356,7 @@ class Annotation(Base):
     raw_result: Mapped[list[Any]] = mapped_column(JSON, default=list)
     lead_time_s: Mapped[float | None] = mapped_column(Float)
     is_adjudication: Mapped[bool] = mapped_column(Boolean, default=False)
-    origin: Mapped[str] = mapped_column(String(16), default="labelstudio")
+    origin: Mapped[str] = mapped_column(String(16), default=AnnotationOrigin.LABELSTUDIO)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(TZDateTime)
@@ -362,7 +376,7 @@ class AnnotationHistory(Base):
     raw_result: Mapped[list[Any]] = mapped_column(JSON, default=list)
     recorded_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
-    __table_args__ = (CheckConstraint(_one_of("action", HISTORY_ACTIONS), name="action"),)
+    __table_args__ = (CheckConstraint(_one_of("action", HistoryAction), name="action"),)
 
 
 class LabelImport(Base):
@@ -398,7 +412,7 @@ class QARun(Base):
     results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
-    __table_args__ = (CheckConstraint("verdict IS NULL OR " + _one_of("verdict", VERDICTS), name="verdict"),)
+    __table_args__ = (CheckConstraint("verdict IS NULL OR " + _one_of("verdict", GateVerdict), name="verdict"),)
 
 
 class GateDecision(Base):
@@ -418,7 +432,7 @@ class GateDecision(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-    __table_args__ = (CheckConstraint(_one_of("verdict", VERDICTS), name="verdict"),)
+    __table_args__ = (CheckConstraint(_one_of("verdict", GateVerdict), name="verdict"),)
 
 
 class Adjudication(Base):
@@ -431,18 +445,18 @@ class Adjudication(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="RESTRICT"), index=True)
     field: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=AdjudicationStatus.OPEN)
     value: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     adjudicator_id: Mapped[int | None] = mapped_column(ForeignKey("annotators.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("qa_run_id", "item_id", "field"),
-        CheckConstraint(_one_of("status", ADJUDICATION_STATUSES), name="status"),
+        CheckConstraint(_one_of("status", AdjudicationStatus), name="status"),
     )
 
 
-class AggregatedLabel(Base):
+class AggregatedLabelRow(Base):
     """The one label per (item, field) a release carries, with confidence and soft distribution."""
 
     __tablename__ = "aggregated_labels"
@@ -489,7 +503,7 @@ class ReleaseItem(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     split: Mapped[str] = mapped_column(String(16))
 
-    __table_args__ = (CheckConstraint(_one_of("split", SPLITS), name="split"),)
+    __table_args__ = (CheckConstraint(_one_of("split", Split), name="split"),)
 
 
 class WebhookEvent(Base):

@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
-from backend.db.models import Adjudication, AggregatedLabel, Annotation, Item, ReleaseItem, Task, Utterance
+from backend.db.models import Adjudication, AggregatedLabelRow, Annotation, Item, ReleaseItem, Task, UtteranceRow
 from backend.domain import from_ms
 
 # Rows people made about an item; each refers to it ON DELETE RESTRICT, so none vanishes with it.
-HUMAN_WORK = (Annotation, Task, Adjudication, AggregatedLabel, ReleaseItem)
+HUMAN_WORK = (Annotation, Task, Adjudication, AggregatedLabelRow, ReleaseItem)
 
 
 def with_human_work(session: Session, item_ids: list[int]) -> set[int]:
@@ -34,9 +34,9 @@ def list_page(
     filter_status: str | None = None,
     offset: int = 0,
     limit: int = 100,
-) -> tuple[list[tuple[Item, Utterance | None]], int]:
+) -> tuple[list[tuple[Item, UtteranceRow | None]], int]:
     """Items in (source, dialogue order, id) order with their utterance details where they are clips."""
-    query = select(Item, Utterance).outerjoin(Utterance, Utterance.item_id == Item.id).where(Item.project_id == project_id)
+    query = select(Item, UtteranceRow).outerjoin(UtteranceRow, UtteranceRow.item_id == Item.id).where(Item.project_id == project_id)
     if kind is not None:
         query = query.where(Item.kind == kind)
     if language is not None:
@@ -48,7 +48,7 @@ def list_page(
     return [(item, utt) for item, utt in session.execute(ordered).all()], total
 
 
-def item_as_dict(item: Item, utterance: Utterance | None) -> dict[str, Any]:
+def item_as_dict(item: Item, utterance: UtteranceRow | None) -> dict[str, Any]:
     """The public JSON shape of an item (CLI --json and API agree); ``superseded`` marks an item a
     later pipeline run replaced, kept because people worked on it."""
     record: dict[str, Any] = {

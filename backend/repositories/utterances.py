@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Item, Utterance
+from backend.db.models import Item, UtteranceRow
 
 
 def list_page(
@@ -18,11 +18,11 @@ def list_page(
     filter_status: str | None = None,
     offset: int = 0,
     limit: int = 100,
-) -> tuple[list[tuple[Item, Utterance]], int]:
+) -> tuple[list[tuple[Item, UtteranceRow]], int]:
     """(item, utterance) pairs in dialogue order, optionally filtered; also the total."""
     query = (
-        select(Item, Utterance)
-        .join(Utterance, Utterance.item_id == Item.id)
+        select(Item, UtteranceRow)
+        .join(UtteranceRow, UtteranceRow.item_id == Item.id)
         .where(Item.project_id == project_id)
     )
     if source_id is not None:
@@ -30,10 +30,10 @@ def list_page(
     if language is not None:
         query = query.where(Item.language == language)
     if speaker is not None:
-        query = query.where(Utterance.speaker_label == speaker)
+        query = query.where(UtteranceRow.speaker_label == speaker)
     if filter_status is not None:
         query = query.where(Item.filter_status == filter_status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ordered = query.order_by(Item.source_id, Utterance.start_ms, Item.id).offset(offset).limit(limit)
+    ordered = query.order_by(Item.source_id, UtteranceRow.start_ms, Item.id).offset(offset).limit(limit)
     rows = [(item, utt) for item, utt in session.execute(ordered).all()]
     return rows, total

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import (Adjudication, AggregatedLabel, Annotation, Item, Project, Release, ReleaseItem,
+from backend.db.models import (Adjudication, AggregatedLabelRow, Annotation, Item, Project, Release, ReleaseItem,
                                Task)
 from backend.domain import ConflictError, ValidationError
 from backend.repositories import projects as project_repo
@@ -97,7 +97,14 @@ def ensure_project(session: Session, spec: ProjectSpec) -> tuple[Project, bool]:
     return create_project(session, spec), True
 
 
-def update_project(session: Session, project: Project, changes: ProjectChanges) -> Project:
+def get_project(session: Session, project: str | int) -> Project:
+    """A project by name, or by id (an int, or a string of digits that names no project)."""
+    return project_repo.get(session, project)
+
+
+def update_project(session: Session, project: str | int, changes: ProjectChanges) -> Project:
+    """Apply the fields of ``changes`` that were given (``fields_set``) to the project named or numbered ``project``."""
+    project = get_project(session, project)
     if "name" in changes.fields_set and changes.name is not None:
         name = validate_name(changes.name)
         clash = session.scalar(select(Project.id).where(Project.name == name, Project.id != project.id))
@@ -144,17 +151,18 @@ def human_work(session: Session, project: Project) -> HumanWork:
     def count(model: type) -> int:
         return session.scalar(select(func.count()).select_from(model).where(model.item_id.in_(items))) or 0
 
-    return HumanWork(count(Annotation), count(Task), count(Adjudication), count(AggregatedLabel), count(ReleaseItem))
+    return HumanWork(count(Annotation), count(Task), count(Adjudication), count(AggregatedLabelRow), count(ReleaseItem))
 
 
-def delete_project(session: Session, project: Project, *, delete_annotations: bool = False) -> HumanWork:
-    """Delete a project and every record of it; returns what people had made in it.
+def delete_project(session: Session, project: str | int, *, delete_annotations: bool = False) -> HumanWork:
+    """Delete the project named or numbered ``project`` and every record of it; returns what people had made in it.
 
     The database refuses to delete an item that carries judgements (ON DELETE RESTRICT), so
     a project with any is refused with :class:`ConflictError` saying how many, unless
     ``delete_annotations``: then the judgements (with their history), tasks, adjudications,
     aggregated labels and release records are deleted explicitly first.
     """
+    project = get_project(session, project)
     work = human_work(session, project)
     if work.total and not delete_annotations:
         raise ConflictError(
@@ -166,7 +174,7 @@ def delete_project(session: Session, project: Project, *, delete_annotations: bo
         items = select(Item.id).where(Item.project_id == project.id).scalar_subquery()
         releases = select(Release.id).where(Release.project_id == project.id).scalar_subquery()
         session.execute(delete(ReleaseItem).where(ReleaseItem.item_id.in_(items) | ReleaseItem.release_id.in_(releases)))
-        for model in (AggregatedLabel, Adjudication, Annotation, Task):  # history goes with its annotation
+        for model in (AggregatedLabelRow, Adjudication, Annotation, Task):  # history goes with its annotation
             session.execute(delete(model).where(model.item_id.in_(items)))
     session.delete(project)
     session.flush()

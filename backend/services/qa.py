@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import (
     Adjudication,
-    AggregatedLabel,
+    AggregatedLabelRow,
     Annotation,
     AnnotationBatch,
     AnnotationHistory,
@@ -30,9 +30,17 @@ from backend.db.models import (
     Project,
     QARun,
     Task,
-    Utterance,
+    UtteranceRow,
 )
-from backend.domain import ConflictError, NotFoundError, ValidationError
+from backend.domain import (
+    AdjudicationStatus,
+    AnnotationOrigin,
+    ConflictError,
+    HistoryAction,
+    NotFoundError,
+    Progress,
+    ValidationError,
+)
 from backend.repositories import projects as project_repo
 
 if TYPE_CHECKING:
@@ -42,8 +50,6 @@ if TYPE_CHECKING:
     from qa.fields import FieldSpec
     from qa.gate import GatePolicy
 
-Progress = Callable[[str, int, int], None]
-IMPORT_ORIGIN = "import"
 UNREGISTERED_SCHEME = "imported"
 
 
@@ -132,7 +138,7 @@ def _item_ids(
     return wanted
 
 
-def import_judgements(session: Session, project_name: str, path: Path, scheme: str | None = None) -> ImportSummary:
+def import_judgements(session: Session, project: str | int, path: Path, scheme: str | None = None) -> ImportSummary:
     """Store a CSV/JSON file of per-annotator labels as annotations of a new imported batch.
 
     Items are project item ids. Annotators are the file's names in their own namespace:
@@ -146,7 +152,7 @@ def import_judgements(session: Session, project_name: str, path: Path, scheme: s
     """
     from qa.importer import IMPORTED_PREFIX, imported_pseudonym, read_judgements
 
-    project = project_repo.get(session, project_name)
+    project = project_repo.get(session, project)
     if not path.is_file():
         raise NotFoundError(f"import file {str(path)!r} does not exist")
     data = path.read_bytes()
@@ -209,7 +215,7 @@ def import_judgements(session: Session, project_name: str, path: Path, scheme: s
                 "values": {p.field: p.value for p in parts},
                 "raw_result": [{"import": {"batch_id": batch.id, "file": path.name, "lines": sorted(p.line for p in parts)}}],
                 "lead_time_s": max(leads) if leads else None,
-                "origin": IMPORT_ORIGIN,
+                "origin": AnnotationOrigin.IMPORT,
                 "is_adjudication": False,
                 "created_at": min(times) if times else now,
                 "updated_at": now,
@@ -219,7 +225,7 @@ def import_judgements(session: Session, project_name: str, path: Path, scheme: s
         session.execute(insert(Annotation), rows_out[start : start + 5000])
     imported = select(
         Annotation.id,
-        literal("created"),
+        literal(HistoryAction.CREATED.value),
         Annotation.values,
         Annotation.raw_result,
         literal(now, type_=AnnotationHistory.__table__.c.recorded_at.type),
@@ -273,12 +279,12 @@ def load_judgements(
             Item.source_id,
             Item.is_gold,
             func.coalesce(Task.batch_id, imported_batch),
-            Utterance.speaker_label,
+            UtteranceRow.speaker_label,
         )
         .join(Annotator, Annotator.id == Annotation.annotator_id)
         .join(Item, Item.id == Annotation.item_id)
         .outerjoin(Task, Task.id == Annotation.task_id)
-        .outerjoin(Utterance, Utterance.item_id == Item.id)
+        .outerjoin(UtteranceRow, UtteranceRow.item_id == Item.id)
         .where(
             Item.project_id == project.id,
             Annotation.scheme == scheme,
@@ -341,7 +347,7 @@ def _schemes_with_annotations(session: Session, project: Project) -> list[str]:
 
 
 def run_qa(
-    session: Session, project_name: str, options: RunOptions | None = None, on_progress: Progress | None = None
+    session: Session, project: str | int, options: RunOptions | None = None, on_progress: Progress | None = None
 ) -> list[QARun]:
     """Assess the project's annotations per scheme (and per batch) and store each run.
 
@@ -351,7 +357,7 @@ def run_qa(
     from qa.assess import AssessOptions, assess
 
     options = options or RunOptions()
-    project = project_repo.get(session, project_name)
+    project = project_repo.get(session, project)
     schemes = [options.scheme] if options.scheme else _schemes_with_annotations(session, project)
     if not schemes:
         raise NotFoundError(
@@ -415,7 +421,7 @@ def _store(
                 )
             )
         cases = [
-            {"qa_run_id": run.id, "item_id": int(c.item), "field": c.field, "reason": c.reason, "status": "open"}
+            {"qa_run_id": run.id, "item_id": int(c.item), "field": c.field, "reason": c.reason, "status": AdjudicationStatus.OPEN}
             for c in f.adjudications
         ]
         for start in range(0, len(cases), 5000):
@@ -435,7 +441,7 @@ def _replace_aggregates(
         if not labels:
             continue
         session.execute(
-            delete(AggregatedLabel).where(AggregatedLabel.project_id == project.id, AggregatedLabel.field == name)
+            delete(AggregatedLabelRow).where(AggregatedLabelRow.project_id == project.id, AggregatedLabelRow.field == name)
         )
         rows = [
             {
@@ -453,7 +459,7 @@ def _replace_aggregates(
             for label in labels
         ]
         for start in range(0, len(rows), 5000):
-            session.execute(insert(AggregatedLabel), rows[start : start + 5000])
+            session.execute(insert(AggregatedLabelRow), rows[start : start + 5000])
 
 
 def run_as_dict(run: QARun) -> dict[str, Any]:
@@ -484,8 +490,8 @@ def run_as_dict(run: QARun) -> dict[str, Any]:
     }
 
 
-def list_runs(session: Session, project_name: str) -> list[QARun]:
-    project = project_repo.get(session, project_name)
+def list_runs(session: Session, project: str | int) -> list[QARun]:
+    project = project_repo.get(session, project)
     return list(session.scalars(select(QARun).where(QARun.project_id == project.id).order_by(QARun.id)))
 
 
@@ -505,13 +511,13 @@ def _title(project: Project, run: QARun) -> str:
     return f"QA report — {project.name} · {run.scheme} · {scope} (run {run.id})"
 
 
-def write_reports(session: Session, project_name: str, out_dir: Path, scheme: str | None = None) -> list[Path]:
+def write_reports(session: Session, project: str | int, out_dir: Path, scheme: str | None = None) -> list[Path]:
     """HTML + JSON for the newest run of every scheme and batch, and an index.html linking them."""
     from html import escape
 
     from qa.report import write_report
 
-    project = project_repo.get(session, project_name)
+    project = project_repo.get(session, project)
     runs = latest_runs(session, project, scheme)
     if not runs:
         raise NotFoundError(f"project {project.name!r} has no QA run yet; run `mmcurate qa run --project {project.name}`")
@@ -534,11 +540,11 @@ def write_reports(session: Session, project_name: str, out_dir: Path, scheme: st
     return [index, *written]
 
 
-def report_html(session: Session, project_id: int, scheme: str | None = None, batch_id: int | None = None) -> str:
+def report_html(session: Session, project: str | int, scheme: str | None = None, batch_id: int | None = None) -> str:
     """The newest run's report for a project (project-level unless ``batch_id``), as served by the API."""
     from qa.report import render_html
 
-    project = project_repo.get_by_id(session, project_id)
+    project = project_repo.get(session, project)
     query = select(QARun).where(QARun.project_id == project.id)
     query = query.where(QARun.batch_id == batch_id) if batch_id is not None else query.where(QARun.batch_id.is_(None))
     if scheme:

@@ -18,11 +18,11 @@ from backend.domain import NotFoundError, SourceStatus
 
 def is_taken_down(source: Source) -> bool:
     """Whether a source was taken down (its time is set, or its status says so)."""
-    return source.taken_down_at is not None or source.status == SourceStatus.TAKEN_DOWN.value
+    return source.taken_down_at is not None or source.status == SourceStatus.TAKEN_DOWN
 
 
 def _taken_down_clause() -> ColumnElement[bool]:
-    return or_(Source.taken_down_at.is_not(None), Source.status == SourceStatus.TAKEN_DOWN.value)
+    return or_(Source.taken_down_at.is_not(None), Source.status == SourceStatus.TAKEN_DOWN)
 
 
 def taken_down_sources_in(session: Session, release_id: int) -> list[Source]:
@@ -84,7 +84,7 @@ def takedown(session: Session, source_id: int, *, reason: str | None = None) -> 
     already = source.taken_down_at is not None
     if not already:
         source.taken_down_at = datetime.now(UTC)
-        source.status = SourceStatus.TAKEN_DOWN.value
+        source.status = SourceStatus.TAKEN_DOWN
         source.extra = {**(source.extra or {}), "takedown_reason": reason} if reason else source.extra
         session.flush()
     taken = source.taken_down_at

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,6 +41,20 @@ def verify_token(session: Session, plaintext: str) -> ApiToken | None:
     if not hmac.compare_digest(record.token_hash, digest):
         return None
     return record
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who is calling the API: the id and name of the live token they presented."""
+
+    id: int
+    name: str
+
+
+def authenticate(session: Session, plaintext: str) -> TokenHolder | None:
+    """The holder of the live token ``plaintext`` (bearer header or login cookie), or None when unknown or revoked."""
+    record = verify_token(session, plaintext)
+    return None if record is None else TokenHolder(record.id, record.name)
 
 
 def revoke_token(session: Session, token_id: int) -> ApiToken:

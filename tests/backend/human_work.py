@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import (Adjudication, AggregatedLabel, Annotation, AnnotationBatch, AnnotationHistory, Annotator,
-                               Item, LabelStudioInstance, Project, QARun, Release, ReleaseItem, Source, Task)
+from backend.db.models import (Adjudication, AggregatedLabelRow, Annotation, AnnotationBatch, AnnotationHistory, Annotator,
+                               Item, LabelStudioInstanceRow, Project, QARun, Release, ReleaseItem, Source, Task)
 
 
 def item_with_human_work(session: Session, name: str = "p") -> tuple[Project, Item]:
@@ -19,7 +19,7 @@ def item_with_human_work(session: Session, name: str = "p") -> tuple[Project, It
     session.flush()
     item = Item(project_id=project.id, source_id=source.id, kind="text", text="வணக்கம்")
     annotator = Annotator(pseudonym=f"ann-001-{name}", email=f"a-{name}@example.org")
-    instance = LabelStudioInstance(name=f"ann-001-{name}", role="annotator", url="http://127.0.0.1:8081")
+    instance = LabelStudioInstanceRow(name=f"ann-001-{name}", role="annotator", url="http://127.0.0.1:8081")
     batch = AnnotationBatch(project_id=project.id, scheme="sentiment3", overlap_k=1)
     run = QARun(project_id=project.id, scheme="sentiment3")
     release = Release(project_id=project.id, version="v1")
@@ -36,7 +36,7 @@ def item_with_human_work(session: Session, name: str = "p") -> tuple[Project, It
     session.add_all([
         AnnotationHistory(annotation_id=annotation.id, action="created", values=annotation.values),
         Adjudication(qa_run_id=run.id, item_id=item.id, field="sentiment"),
-        AggregatedLabel(project_id=project.id, item_id=item.id, field="sentiment", value="positive", method="majority"),
+        AggregatedLabelRow(project_id=project.id, item_id=item.id, field="sentiment", value="positive", method="majority"),
         ReleaseItem(release_id=release.id, item_id=item.id, source_id=source.id, split="train"),
     ])
     session.commit()

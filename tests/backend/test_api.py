@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from backend.api.app import create_app
-from backend.db.models import Item, MediaAsset, Project, Source, Utterance
+from backend.db.models import Item, MediaAsset, Project, Source, UtteranceRow
 from backend.db.session import session_scope
 from backend.services import tokens as token_service
 from backend.settings import Settings
@@ -122,7 +122,7 @@ def _seed_utterances(session: Session) -> int:
                     text=f"line {index}", language="zh" if index % 2 else "en")
         session.add(item)
         session.flush()
-        session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=index * 2000, end_ms=index * 2000 + 1500,
+        session.add(UtteranceRow(item_id=item.id, asset_id=asset.id, start_ms=index * 2000, end_ms=index * 2000 + 1500,
                               speaker_label=f"SPEAKER_{index % 2}"))
     session.flush()
     return project.id

@@ -123,7 +123,7 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme() -> None:
 
 
 def test_items_list_shows_every_kind_in_dialogue_order(cli, session) -> None:  # type: ignore[no-untyped-def]
-    from backend.db.models import Item, MediaAsset, Project, Source, Utterance
+    from backend.db.models import Item, MediaAsset, Project, Source, UtteranceRow
 
     project = Project(name="memes", languages=["bn"], schemes=[], allowed_licences=[])
     session.add(project)
@@ -137,7 +137,7 @@ def test_items_list_shows_every_kind_in_dialogue_order(cli, session) -> None:  #
     first = Item(project_id=project.id, source_id=source.id, kind="clip", dialogue_id="c1", turn_index=0, text="না")
     session.add_all([second, first])
     session.flush()
-    session.add(Utterance(item_id=first.id, asset_id=asset.id, start_ms=0, end_ms=1200, speaker_label="A"))
+    session.add(UtteranceRow(item_id=first.id, asset_id=asset.id, start_ms=0, end_ms=1200, speaker_label="A"))
     session.commit()
 
     code, out, err = cli("items", "list", "--project", "memes", "--json")

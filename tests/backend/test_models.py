@@ -9,8 +9,8 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.db.models import (Adjudication, AggregatedLabel, Annotation, AnnotationHistory, Item, MediaAsset, Project,
-                               ReleaseItem, Source, Task, Utterance)
+from backend.db.models import (Adjudication, AggregatedLabelRow, Annotation, AnnotationHistory, Item, MediaAsset, Project,
+                               ReleaseItem, Source, Task, UtteranceRow)
 from tests.backend.human_work import item_with_human_work
 
 
@@ -44,7 +44,7 @@ def test_utterance_needs_end_after_start(any_session: Session) -> None:
     item = Item(project_id=project.id, source_id=source.id, kind="clip")
     any_session.add_all([asset, item])
     any_session.flush()
-    any_session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=2000, end_ms=1000))
+    any_session.add(UtteranceRow(item_id=item.id, asset_id=asset.id, start_ms=2000, end_ms=1000))
     with pytest.raises(IntegrityError):
         any_session.flush()
 
@@ -59,7 +59,7 @@ def test_deleting_a_project_removes_its_sources_and_items(any_session: Session) 
     assert any_session.scalars(select(Item)).all() == []
 
 
-HUMAN_WORK = (Annotation, Task, Adjudication, AggregatedLabel, ReleaseItem)
+HUMAN_WORK = (Annotation, Task, Adjudication, AggregatedLabelRow, ReleaseItem)
 
 
 @pytest.mark.parametrize("kept", HUMAN_WORK, ids=lambda m: m.__tablename__)
@@ -98,6 +98,6 @@ def test_a_superseded_utterance_may_share_span_and_speaker_with_a_live_one(any_s
     any_session.add_all([asset, old, new])
     any_session.flush()
     for item in (old, new):
-        any_session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=0, end_ms=1500, speaker_label="S0"))
+        any_session.add(UtteranceRow(item_id=item.id, asset_id=asset.id, start_ms=0, end_ms=1500, speaker_label="S0"))
     any_session.commit()
     assert any_session.get(Item, old.id).superseded_at is not None and any_session.get(Item, new.id).superseded_at is None

@@ -29,7 +29,7 @@ def test_speaker_change_and_long_pause_split_utterances():
     turns = [SpeakerTurn(0.0, 2.05, "A"), SpeakerTurn(2.05, 8.0, "B")]
     utts = build_utterances([seg(words)], turns, UtteranceOptions(min_duration_s=0.5), "d1")
     assert [(u.speaker, u.text) for u in utts] == [("A", "one two three"), ("B", "four five"), ("B", "six seven")]
-    assert [u.index for u in utts] == [0, 1, 2] and {u.dialogue_id for u in utts} == {"d1"}
+    assert [u.turn_index for u in utts] == [0, 1, 2] and {u.dialogue_id for u in utts} == {"d1"}
     assert utts[2].context == ("one two three", "four five")
 
 
@@ -115,7 +115,7 @@ def test_utterance_invariants(data, min_s, max_s, pause):
     utts = build_utterances([seg(words)], turns, opts, "d")
     # every word lands in exactly one utterance, in time order
     assert [w for u in utts for w in u.words] == sorted(words, key=lambda w: (w.start, w.end))
-    assert [u.index for u in utts] == list(range(len(utts)))
+    assert [u.turn_index for u in utts] == list(range(len(utts)))
     for prev, cur in zip(utts, utts[1:]):
         assert prev.end <= cur.start + 1e-9 or prev.start <= cur.start
         assert cur.context[-1] == prev.text

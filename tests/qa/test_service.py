@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from backend.db.models import (
     Adjudication,
-    AggregatedLabel,
+    AggregatedLabelRow,
     Annotation,
     AnnotationBatch,
     AnnotationHistory,
@@ -159,7 +159,7 @@ def test_run_stores_decisions_adjudications_and_aggregated_labels(any_session, t
     assert len(adjudications) == len(stored_field["adjudications"])
     assert all(a.status == "open" for a in adjudications)
 
-    labels = any_session.scalars(select(AggregatedLabel).where(AggregatedLabel.project_id == project.id)).all()
+    labels = any_session.scalars(select(AggregatedLabelRow).where(AggregatedLabelRow.project_id == project.id)).all()
     assert len(labels) == 40 and all(label.qa_run_id == project_run.id for label in labels)
     truth = {i: any_session.get(Item, i).reference["sentiment"] for i in items}
     decided = [label for label in labels if label.value is not None]
@@ -172,7 +172,7 @@ def test_run_stores_decisions_adjudications_and_aggregated_labels(any_session, t
     again = qa_service.run_qa(any_session, "demo", qa_service.RunOptions(n_boot=100, seed=3, per_batch=False))
     any_session.commit()
     assert again[0].results == project_run.results  # same data, same seed: same numbers
-    assert _count(any_session, AggregatedLabel) == 40  # replaced, not duplicated
+    assert _count(any_session, AggregatedLabelRow) == 40  # replaced, not duplicated
 
 
 def test_run_needs_annotations(any_session):

@@ -20,7 +20,10 @@ from backend.db.models import (
     Task,
 )
 from backend.domain import (
+    AdjudicationStatus,
+    InstanceRole,
     NotFoundError,
+    TaskKind,
 )
 from backend.repositories import projects as project_repo
 from backend.services.annotation.annotators import AnnotatorLogin
@@ -46,14 +49,14 @@ def finish_adjudications(session: Session) -> None:
         select(Adjudication, Annotation).join(Annotation, (Annotation.item_id == Adjudication.item_id)
                                               & Annotation.is_adjudication.is_(True)
                                               & Annotation.deleted_at.is_(None))
-        .where(Adjudication.status == "sent")
+        .where(Adjudication.status == AdjudicationStatus.SENT)
         .execution_options(populate_existing=True)  # the webhook writes annotations with Core statements
     ).all()
     for adjudication, annotation in rows:
         if adjudication.field in (annotation.values or {}):
             adjudication.value = {"value": annotation.values[adjudication.field]}
             adjudication.adjudicator_id = annotation.annotator_id
-            adjudication.status = "done"
+            adjudication.status = AdjudicationStatus.DONE
     session.flush()
 
 
@@ -81,7 +84,7 @@ def push_adjudications(
     project_row = project_repo.get(session, project)
     open_rows = list(session.scalars(
         select(Adjudication).join(QARun, QARun.id == Adjudication.qa_run_id)
-        .where(QARun.project_id == project_row.id, Adjudication.status == "open").order_by(Adjudication.id)))
+        .where(QARun.project_id == project_row.id, Adjudication.status == AdjudicationStatus.OPEN).order_by(Adjudication.id)))
     records = home.state().load()
     login = None
     adjudicator = session.scalar(select(Annotator).where(Annotator.email == adjudicator_email))
@@ -90,7 +93,7 @@ def push_adjudications(
             adjudicator = Annotator(pseudonym="adjudicator", email=adjudicator_email, languages=[], simulated=False)
             session.add(adjudicator)
             session.flush()
-        instance = new_instance(home, ADJUDICATION_INSTANCE, "adjudication", adjudicator.pseudonym,
+        instance = new_instance(home, ADJUDICATION_INSTANCE, InstanceRole.ADJUDICATION, adjudicator.pseudonym,
                                 webhook_url=receiver_url(settings))
         password = secrets.token_urlsafe(12)
         made = admin_client(instance).create_login(adjudicator_email, password)
@@ -139,8 +142,8 @@ def push_adjudications(
         ids = client.import_tasks(ls_project, [{"data": d} for _, d in entries])
         for (adjudication, data), ls_task_id in zip(entries, ids):
             session.add(Task(batch_id=batch.id, item_id=data["item_id"], annotator_id=adjudicator.id,
-                             instance_id=row.id, ls_project_id=ls_project, ls_task_id=ls_task_id, kind="adjudication"))
-            adjudication.status = "sent"
+                             instance_id=row.id, ls_project_id=ls_project, ls_task_id=ls_task_id, kind=TaskKind.ADJUDICATION))
+            adjudication.status = AdjudicationStatus.SENT
             sent += 1
     session.flush()
     return AdjudicationPush(sent, instance.url, login)

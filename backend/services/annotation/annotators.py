@@ -15,6 +15,7 @@ from backend.db.models import (
 )
 from backend.domain import (
     ConflictError,
+    InstanceRole,
     ValidationError,
 )
 from backend.services.annotation.home import (
@@ -67,7 +68,7 @@ def add_annotator(
     annotator = Annotator(pseudonym=pseudonym, email=email, languages=list(langs), simulated=simulated)
     session.add(annotator)
     session.flush()
-    instance = new_instance(home, pseudonym, "annotator", pseudonym, webhook_url=receiver_url(settings))
+    instance = new_instance(home, pseudonym, InstanceRole.ANNOTATOR, pseudonym, webhook_url=receiver_url(settings))
     home.save(instance)
     secret = password or secrets.token_urlsafe(12)
     login = admin_client(instance).create_login(email, secret)

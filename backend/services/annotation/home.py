@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,10 +16,10 @@ from annotation_configs.install import (
     ensure_installed,
 )
 from annotation_configs.labelstudio import LabelStudioClient
-from backend.db.models import LabelStudioInstance as InstanceRow
+from backend.db.models import LabelStudioInstanceRow
+from backend.domain import InstanceRunStatus
 from backend.settings import Settings
 
-Progress = Callable[[str, int, int], None]
 ADJUDICATION_INSTANCE = "adjudication"
 WEBHOOK_PATH = "/webhooks/labelstudio"
 SECRET_HEADER = "X-Mmcurate-Secret"
@@ -91,11 +90,11 @@ def resolve_home(settings: Settings, home: LabelStudioHome | None) -> LabelStudi
     return home or LabelStudioHome.from_settings(settings)
 
 
-def mirror_instance(session: Session, instance: ls.LabelStudioInstance, annotator_id: int | None = None) -> InstanceRow:
+def mirror_instance(session: Session, instance: ls.LabelStudioInstance, annotator_id: int | None = None) -> LabelStudioInstanceRow:
     """Write ``instance``'s public fields into the labelstudio_instances table."""
-    row = session.scalar(select(InstanceRow).where(InstanceRow.name == instance.name))
+    row = session.scalar(select(LabelStudioInstanceRow).where(LabelStudioInstanceRow.name == instance.name))
     if row is None:
-        row = InstanceRow(name=instance.name, role=instance.role, url=instance.url)
+        row = LabelStudioInstanceRow(name=instance.name, role=instance.role, url=instance.url)
         session.add(row)
     row.role = instance.role
     row.url = instance.url
@@ -104,7 +103,7 @@ def mirror_instance(session: Session, instance: ls.LabelStudioInstance, annotato
     row.data_dir = str(instance.data_dir) if instance.managed else None
     row.admin_email = instance.admin_email
     running = ls.is_running(instance) if instance.managed else True
-    row.status = "running" if running else "stopped"
+    row.status = InstanceRunStatus.RUNNING if running else InstanceRunStatus.STOPPED
     if running and row.started_at is None:
         row.started_at = utcnow()
     if not running:

@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 from annotation_configs import instances as ls
+from backend.domain import InstanceRole, Progress
 from backend.services.annotation.home import (
     LabelStudioHome,
-    Progress,
     mirror_instance,
     receiver_url,
     resolve_home,
@@ -97,7 +97,7 @@ def new_instance(
 ) -> ls.LabelStudioInstance:
     if home.shared:
         return ls.LabelStudioInstance(
-            name=name, role="shared", port=0, data_dir=home.instances_dir / name, media_root=home.media_root,
+            name=name, role=InstanceRole.SHARED, port=0, data_dir=home.instances_dir / name, media_root=home.media_root,
             secret_key="", admin_email="", admin_password="", admin_token=home.shared_token or "",
             annotator=annotator, external_url=home.shared_url,
         )

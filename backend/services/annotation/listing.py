@@ -7,13 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import (
-    Annotation,
-    AnnotationHistory,
-    Annotator,
-    Item,
-)
-from backend.db.models import LabelStudioInstance as InstanceRow
+from backend.db.models import Annotation, AnnotationHistory, Annotator, Item, LabelStudioInstanceRow
 from backend.domain import (
     NotFoundError,
 )
@@ -23,10 +17,10 @@ from backend.repositories import projects as project_repo
 def list_annotations(session: Session, project: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
     """Every judgement of ``project``, normalised, oldest first."""
     project_row = project_repo.get(session, project)
-    query = (select(Annotation, Annotator, InstanceRow)
+    query = (select(Annotation, Annotator, LabelStudioInstanceRow)
              .join(Item, Item.id == Annotation.item_id)
              .join(Annotator, Annotator.id == Annotation.annotator_id)
-             .outerjoin(InstanceRow, InstanceRow.id == Annotation.instance_id)
+             .outerjoin(LabelStudioInstanceRow, LabelStudioInstanceRow.id == Annotation.instance_id)
              .where(Item.project_id == project_row.id).order_by(Annotation.id))
     if not include_deleted:
         query = query.where(Annotation.deleted_at.is_(None))

@@ -15,18 +15,22 @@ from annotation_configs.labelstudio import LabelStudioClient
 from annotation_configs.normalise import result_from_values
 from annotation_configs.registry import Scheme, SchemeRegistry, shipped_registry
 from annotation_configs.xml import ContextLine, MediaKind, label_config, task_data
-from backend.db.models import LabelStudioInstance as InstanceRow
 from backend.db.models import (
     AnnotationBatch,
     Annotator,
     Item,
+    LabelStudioInstanceRow,
     Project,
     Source,
     Task,
-    Utterance,
+    UtteranceRow,
 )
 from backend.domain import (
+    FilterStatus,
     NotFoundError,
+    Progress,
+    SourceStatus,
+    TaskKind,
     ValidationError,
     ValueKind,
 )
@@ -36,7 +40,6 @@ from backend.services.annotation.home import (
     SECRET_HEADER,
     WEBHOOK_PATH,
     LabelStudioHome,
-    Progress,
     admin_client,
     mirror_instance,
     resolve_home,
@@ -87,14 +90,14 @@ def _check_push(options: PushOptions, registry: SchemeRegistry) -> Scheme:
 
 def _select_items(session: Session, project: Project, options: PushOptions, rng: random.Random) -> tuple[list[Item], list[Item]]:
     query = (select(Item).join(Source, Source.id == Item.source_id)
-             .where(Item.project_id == project.id, Item.filter_status == "kept", Item.superseded_at.is_(None),
-                    Source.taken_down_at.is_(None), Source.status != "taken_down"))
+             .where(Item.project_id == project.id, Item.filter_status == FilterStatus.KEPT, Item.superseded_at.is_(None),
+                    Source.taken_down_at.is_(None), Source.status != SourceStatus.TAKEN_DOWN))
     if options.language:
         query = query.where(Item.language == options.language)
     if options.source_id is not None:
         query = query.where(Item.source_id == options.source_id)
     if options.speaker:
-        query = query.join(Utterance, Utterance.item_id == Item.id).where(Utterance.speaker_label == options.speaker)
+        query = query.join(UtteranceRow, UtteranceRow.item_id == Item.id).where(UtteranceRow.speaker_label == options.speaker)
     rows = list(session.scalars(query.order_by(Item.id)))
     regular = [i for i in rows if not i.is_gold]
     gold = [i for i in rows if i.is_gold]
@@ -154,7 +157,7 @@ def ensure_webhooks(settings: Settings, instance: ls.LabelStudioInstance, client
         client.ensure_webhook(settings.public_url.rstrip("/") + WEBHOOK_PATH, ls_project, headers)
 
 
-def _context(session: Session, item: Item, utterance: Utterance | None, cache: dict[str, list[Item]]) -> list[ContextLine]:
+def _context(session: Session, item: Item, utterance: UtteranceRow | None, cache: dict[str, list[Item]]) -> list[ContextLine]:
     raw = list(utterance.context or []) if utterance else []
     if raw:
         lines = []
@@ -230,7 +233,7 @@ def push(
     for item_id, annotator_id in session.execute(
         select(Task.item_id, Task.annotator_id).join(AnnotationBatch, AnnotationBatch.id == Task.batch_id)
         .where(AnnotationBatch.project_id == project.id, AnnotationBatch.scheme == scheme.name,
-               Task.kind == "annotation")
+               Task.kind == TaskKind.ANNOTATION)
     ):
         existing[item_id].add(annotator_id)
     load: dict[int, int] = defaultdict(int)
@@ -323,8 +326,8 @@ def push(
         per_annotator[annotator.pseudonym] = len(items)
     for annotator in annotators:  # every webhook of these instances as mmcurate made it, repaired if changed
         instance = records[annotator.pseudonym]
-        projects = set(session.scalars(select(Task.ls_project_id).join(InstanceRow, InstanceRow.id == Task.instance_id)
-                                       .where(InstanceRow.name == instance.name)))
+        projects = set(session.scalars(select(Task.ls_project_id).join(LabelStudioInstanceRow, LabelStudioInstanceRow.id == Task.instance_id)
+                                       .where(LabelStudioInstanceRow.name == instance.name)))
         if projects:
             ensure_webhooks(settings, instance, admin_client(instance), projects)
     return PushResult(batch.id, len(regular), len(gold), created, recovered, tasks_existing, per_annotator)
@@ -335,7 +338,7 @@ def display_language(project: Project) -> str | None:
     return languages[0] if len(languages) == 1 else None
 
 
-def _asr_prediction(scheme: Scheme, item: Item, utterance: Utterance | None, media: MediaKind) -> dict[str, Any] | None:
+def _asr_prediction(scheme: Scheme, item: Item, utterance: UtteranceRow | None, media: MediaKind) -> dict[str, Any] | None:
     values = {f.name: item.text for f in scheme.fields
               if f.kind is ValueKind.FREE_TEXT and f.predictor == "asr" and item.text}
     if not values:

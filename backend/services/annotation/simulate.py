@@ -21,6 +21,8 @@ from backend.db.models import (
 )
 from backend.domain import (
     NotFoundError,
+    Progress,
+    TaskKind,
     ValidationError,
     ValueKind,
 )
@@ -28,7 +30,6 @@ from backend.repositories import projects as project_repo
 from backend.services.annotation.annotators import add_annotator
 from backend.services.annotation.home import (
     LabelStudioHome,
-    Progress,
     admin_client,
     resolve_home,
 )
@@ -102,7 +103,7 @@ def simulate(
         admin = admin_client(instance)
         user = admin.as_user(instance.user_token)
         tasks = list(session.scalars(select(Task).join(AnnotationBatch, AnnotationBatch.id == Task.batch_id).where(
-            Task.annotator_id == annotator.id, Task.kind == "annotation",
+            Task.annotator_id == annotator.id, Task.kind == TaskKind.ANNOTATION,
             AnnotationBatch.project_id == project.id, AnnotationBatch.scheme == scheme.name).order_by(Task.id)))
         answered: set[int] = set()
         for ls_project in sorted({t.ls_project_id for t in tasks}):

@@ -14,6 +14,7 @@ annotator are refused too. Every change lands in ``annotation_history``.
 
 from __future__ import annotations
 
+import enum
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,15 +29,31 @@ from annotation_configs import instances as ls
 from annotation_configs.labelstudio import AnnotationEvent, LsAnnotation
 from annotation_configs.normalise import values_from_result
 from annotation_configs.registry import SchemeRegistry, shipped_registry
-from backend.db.models import Annotation, AnnotationBatch, AnnotationHistory, Task
-from backend.db.models import LabelStudioInstance as InstanceRow
-from backend.domain import MmcurateError, ServiceUnavailableError, ValidationError
+from backend.db.models import Annotation, AnnotationBatch, AnnotationHistory, LabelStudioInstanceRow, Task
+from backend.domain import (
+    AnnotationOrigin,
+    HistoryAction,
+    InstanceRole,
+    MmcurateError,
+    Progress,
+    ServiceUnavailableError,
+    TaskKind,
+    ValidationError,
+)
 from backend.repositories import projects as project_repo
 from backend.services.annotation.adjudication import finish_adjudications
-from backend.services.annotation.home import LabelStudioHome, Progress, admin_client, resolve_home, utcnow
+from backend.services.annotation.home import LabelStudioHome, admin_client, resolve_home, utcnow
 from backend.settings import Settings
 
-OUTCOMES = ("created", "updated", "deleted", "unchanged", "skipped")
+
+class SyncOutcome(enum.StrEnum):
+    """What reconciling one annotation did; each is a count of :class:`SyncResult`."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
 
 
 @dataclass
@@ -51,17 +68,17 @@ class SyncResult:
     errors: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
 
-    def count(self, outcome: str, n: int = 1) -> None:
+    def count(self, outcome: SyncOutcome, n: int = 1) -> None:
         setattr(self, outcome, getattr(self, outcome) + n)
 
     def add(self, other: "SyncResult") -> None:
-        for outcome in OUTCOMES:
+        for outcome in SyncOutcome:
             self.count(outcome, getattr(other, outcome))
         self.errors.extend(other.errors)
         self.unreachable.extend(other.unreachable)
 
     def counts(self) -> dict[str, int]:
-        return {outcome: getattr(self, outcome) for outcome in OUTCOMES}
+        return {outcome.value: getattr(self, outcome) for outcome in SyncOutcome}
 
 
 @dataclass(frozen=True)
@@ -134,7 +151,7 @@ def _dialect_statements(dialect: str) -> _Statements:
     else:
         raise ValidationError(f"the webhook receiver supports SQLite and PostgreSQL, not {dialect!r}")
     annotations, history = Annotation.__table__, AnnotationHistory.__table__
-    tasks, batches, instances = Task.__table__, AnnotationBatch.__table__, InstanceRow.__table__
+    tasks, batches, instances = Task.__table__, AnnotationBatch.__table__, LabelStudioInstanceRow.__table__
     return _Statements(
         instance_id=select(instances.c.id).where(instances.c.name == bindparam("name")),
         task_targets=select(tasks.c.id, tasks.c.item_id, tasks.c.annotator_id, tasks.c.kind, tasks.c.ls_project_id,
@@ -183,7 +200,7 @@ def task_targets(connection: Connection, instance: int, ls_task_ids: Iterable[in
         for row in connection.execute(_statements(connection).task_targets,
                                       {"instance_id": instance, "ls_task_ids": missing}):
             lookups.tasks[(instance, row.ls_task_id)] = TaskTarget(
-                row.id, row.item_id, row.annotator_id, instance, row.kind == "adjudication", row.scheme,
+                row.id, row.item_id, row.annotator_id, instance, row.kind == TaskKind.ADJUDICATION, row.scheme,
                 row.ls_project_id, row.ls_task_id)
     return {t: lookups.tasks[(instance, t)] for t in wanted if (instance, t) in lookups.tasks}
 
@@ -210,19 +227,19 @@ def tasks_to_refresh(session: Session, instance_name: str, events: Sequence[Anno
 # -- the one reconcile ------------------------------------------------------------------------
 
 
-def _write_history(connection: Connection, annotation_id: int, action: str, values: Any, raw_result: Any,
+def _write_history(connection: Connection, annotation_id: int, action: HistoryAction, values: Any, raw_result: Any,
                    recorded_at: datetime) -> None:
     connection.execute(_statements(connection).insert_history, {
         "annotation_id": annotation_id, "action": action, "values": values, "raw_result": raw_result,
         "recorded_at": recorded_at})
 
 
-def _upsert(connection: Connection, task: TaskTarget, ls_annotation: LsAnnotation, registry: SchemeRegistry) -> str:
+def _upsert(connection: Connection, task: TaskTarget, ls_annotation: LsAnnotation, registry: SchemeRegistry) -> SyncOutcome:
     """Store one annotation as its instance holds it: a new one is one INSERT plus its 'created' history row; a
     known one is updated (plus an 'updated' or 'restored' row) only when its result changed or it had been
     deleted, and never by a version older than the stored one; cancelled ones are skipped."""
     if ls_annotation.was_cancelled:
-        return "skipped"
+        return SyncOutcome.SKIPPED
     scheme = registry[task.scheme]
     values = values_from_result(scheme, ls_annotation.result)
     now = utcnow()
@@ -232,40 +249,40 @@ def _upsert(connection: Connection, task: TaskTarget, ls_annotation: LsAnnotatio
         "task_id": task.id, "item_id": task.item_id, "annotator_id": task.annotator_id,
         "instance_id": task.instance_id, "ls_annotation_id": ls_annotation.id, "scheme": scheme.name,
         "values": values, "raw_result": ls_annotation.result, "lead_time_s": ls_annotation.lead_time_s,
-        "is_adjudication": task.is_adjudication, "origin": "labelstudio",
+        "is_adjudication": task.is_adjudication, "origin": AnnotationOrigin.LABELSTUDIO,
         "created_at": _parse_time(ls_annotation.created_at) or now, "updated_at": updated_at,
     }).scalar()
     if annotation_id is not None:
-        _write_history(connection, annotation_id, "created", values, ls_annotation.result, now)
-        return "created"
+        _write_history(connection, annotation_id, HistoryAction.CREATED, values, ls_annotation.result, now)
+        return SyncOutcome.CREATED
     existing = connection.execute(statements.annotation, {"instance_id": task.instance_id,
                                                           "ls_annotation_id": ls_annotation.id}).first()
     if existing is None:  # deleted between the two statements by another writer: store it on the retry
         raise ServiceUnavailableError(f"annotation {ls_annotation.id} of instance {task.instance_id} vanished while stored")
     if existing.raw_result == ls_annotation.result and existing.deleted_at is None:
-        return "unchanged"
+        return SyncOutcome.UNCHANGED
     stored_at = _aware(existing.updated_at)
     if existing.deleted_at is None and stored_at is not None and ls_annotation.updated_at and updated_at < stored_at:
-        return "unchanged"  # an older version read late: the stored one is newer
-    action = "restored" if existing.deleted_at is not None else "updated"
+        return SyncOutcome.UNCHANGED  # an older version read late: the stored one is newer
+    action = HistoryAction.RESTORED if existing.deleted_at is not None else HistoryAction.UPDATED
     connection.execute(statements.update_annotation, {
         "annotation_id": existing.id, "values": values, "raw_result": ls_annotation.result,
         "lead_time_s": ls_annotation.lead_time_s, "updated_at": updated_at, "deleted_at": None})
     _write_history(connection, existing.id, action, values, ls_annotation.result, now)
-    return "updated"
+    return SyncOutcome.UPDATED
 
 
-def _delete(connection: Connection, instance: int, ls_annotation_id: int) -> str:
+def _delete(connection: Connection, instance: int, ls_annotation_id: int) -> SyncOutcome:
     existing = connection.execute(_statements(connection).annotation,
                                   {"instance_id": instance, "ls_annotation_id": ls_annotation_id}).first()
     if existing is None:
-        return "skipped"
+        return SyncOutcome.SKIPPED
     if existing.deleted_at is not None:
-        return "unchanged"
+        return SyncOutcome.UNCHANGED
     now = utcnow()
     connection.execute(_statements(connection).update_annotation, {"annotation_id": existing.id, "deleted_at": now})
-    _write_history(connection, existing.id, "deleted", existing.values, existing.raw_result, now)
-    return "deleted"
+    _write_history(connection, existing.id, HistoryAction.DELETED, existing.values, existing.raw_result, now)
+    return SyncOutcome.DELETED
 
 
 def _reconcile(connection: Connection, instance_name: str, targets: dict[int, TaskTarget],
@@ -276,10 +293,10 @@ def _reconcile(connection: Connection, instance_name: str, targets: dict[int, Ta
     for ls_annotation in held:
         task = targets.get(ls_annotation.task_id)
         if task is None:
-            result.count("skipped")
+            result.count(SyncOutcome.SKIPPED)
             continue
         if expected_user is not None and ls_annotation.completed_by != expected_user:
-            result.count("skipped")
+            result.count(SyncOutcome.SKIPPED)
             result.errors.append(f"{instance_name} annotation {ls_annotation.id} was made by Label Studio user "
                                  f"{ls_annotation.completed_by}, not by the instance's annotator: not stored")
             continue
@@ -287,7 +304,7 @@ def _reconcile(connection: Connection, instance_name: str, targets: dict[int, Ta
         try:
             result.count(_upsert(connection, task, ls_annotation, registry))
         except ValidationError as exc:
-            result.count("skipped")
+            result.count(SyncOutcome.SKIPPED)
             result.errors.append(f"{instance_name} annotation {ls_annotation.id}: {exc}")
     if targets:
         instance = next(iter(targets.values())).instance_id
@@ -300,7 +317,7 @@ def _reconcile(connection: Connection, instance_name: str, targets: dict[int, Ta
 
 def expected_user(instance: ls.LabelStudioInstance) -> int | None:
     """The only Label Studio user whose annotations an instance may deliver (None: a shared server, anyone)."""
-    return None if instance.role == "shared" else instance.user_id
+    return None if instance.role == InstanceRole.SHARED else instance.user_id
 
 
 def store_instance_annotations(
@@ -347,14 +364,14 @@ def pull(
     registry = registry or shipped_registry()
     project_row = project_repo.get(session, project)
     records = home.state().load()
-    rows = {r.id: r for r in session.scalars(select(InstanceRow))}
+    rows = {r.id: r for r in session.scalars(select(LabelStudioInstanceRow))}
     targets: dict[tuple[int, int], dict[int, TaskTarget]] = defaultdict(dict)
     for task, scheme in session.execute(
         select(Task, AnnotationBatch.scheme).join(AnnotationBatch, AnnotationBatch.id == Task.batch_id)
         .where(AnnotationBatch.project_id == project_row.id)
     ):
         targets[(task.instance_id, task.ls_project_id)][task.ls_task_id] = TaskTarget(
-            task.id, task.item_id, task.annotator_id, task.instance_id, task.kind == "adjudication", scheme,
+            task.id, task.item_id, task.annotator_id, task.instance_id, task.kind == TaskKind.ADJUDICATION, scheme,
             task.ls_project_id, task.ls_task_id)
     result = SyncResult()
     failed: set[int] = set()

@@ -8,7 +8,6 @@ not rebuilt, to decide whether anything changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.models import Release, ReleaseItem
-from backend.domain import ConflictError, ValidationError
+from backend.domain import ConflictError, Progress, ValidationError
 from backend.services.release.inputs import ReleaseInputs, gather
 from backend.services.release.licences import dataset_licence
 from backend.services.release.versions import find_release, latest_release, next_version
@@ -26,7 +25,6 @@ from exports.build import export_meld as write_meld
 from exports.manifest import holds_release, inputs_digest, recorded_digest
 from exports.records import SPLITS, ReleaseSpec
 
-Progress = Callable[[str, int, int], None]
 DRAFT_VERSION = "0.0.0"
 """The version written into MELD-style CSV and JSONL exports when none is given (they are not recorded)."""
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import AggregatedLabel as AggregatedLabelRow
 from backend.db.models import (
+    AggregatedLabelRow,
     Annotation,
     Annotator,
     GateDecision,
@@ -28,9 +28,9 @@ from backend.db.models import (
     QARun,
     Source,
     StageRun,
-    Utterance,
+    UtteranceRow,
 )
-from backend.domain import ValidationError, ValueKind, from_ms
+from backend.domain import FilterStatus, StageStatus, ValidationError, ValueKind, from_ms
 from backend.repositories import projects as project_repo
 from backend.services.release.licences import licence_allowed
 from backend.services.takedown import is_taken_down
@@ -116,14 +116,14 @@ def release_fields(project: Project, session: Session, names: Sequence[str] = ()
     return chosen
 
 
-def gather(session: Session, project_name: str, *, data_dir: Path, field_names: Sequence[str] = ()) -> ReleaseInputs:
+def gather(session: Session, project: str | int, *, data_dir: Path, field_names: Sequence[str] = ()) -> ReleaseInputs:
     """Read every releasable item of a project into ``ReleaseRow`` records, with the card's facts.
 
     Kept items only, of sources not taken down and with a licence the project allows, that
-    have at least one judgement or gold label for a release field. Clip paths stored
+    have at least one judgement or aggregated label for a release field. Clip paths stored
     relative are taken relative to ``data_dir``. Rows come in item id order.
     """
-    project = project_repo.get(session, project_name)
+    project = project_repo.get(session, project)
     fields = release_fields(project, session, field_names)
     names = {f.name for f in fields}
     sources = {s.id: s for s in session.scalars(select(Source).where(Source.project_id == project.id))}
@@ -131,29 +131,29 @@ def gather(session: Session, project_name: str, *, data_dir: Path, field_names: 
     utterances = {
         u.item_id: u
         for u in session.scalars(
-            select(Utterance).join(Item, Item.id == Utterance.item_id).where(Item.project_id == project.id)
+            select(UtteranceRow).join(Item, Item.id == UtteranceRow.item_id).where(Item.project_id == project.id)
         )
     }
-    gold: dict[int, dict[str, AggregatedLabelRow]] = defaultdict(dict)
+    aggregated: dict[int, dict[str, AggregatedLabelRow]] = defaultdict(dict)
     for row in session.scalars(select(AggregatedLabelRow).where(AggregatedLabelRow.project_id == project.id)):
         if row.field in names:
-            gold[row.item_id][row.field] = row
+            aggregated[row.item_id][row.field] = row
     judgements = _judgements(session, project, names)
 
     excluded: dict[str, int] = defaultdict(int)
     rows: list[ReleaseRow] = []
     for item in items:
         source = sources[item.source_id]
-        if item.filter_status != "kept":
+        if item.filter_status != FilterStatus.KEPT:
             excluded["filtered"] += 1
         elif is_taken_down(source):
             excluded["taken_down"] += 1
         elif not licence_allowed(source.licence, project.allowed_licences or []):
             excluded["licence_not_allowed"] += 1
-        elif not gold.get(item.id) and not judgements.get(item.id):
+        elif not aggregated.get(item.id) and not judgements.get(item.id):
             excluded["unlabelled"] += 1
         else:
-            rows.append(_row(item, utterances.get(item.id), source, gold.get(item.id, {}), judgements.get(item.id, {}), data_dir))
+            rows.append(_row(item, utterances.get(item.id), source, aggregated.get(item.id, {}), judgements.get(item.id, {}), data_dir))
 
     judged = [j for r in rows for js in r.judgements.values() for j in js]
     used_sources = [sources[s] for s in sorted({r.source_id for r in rows})]
@@ -191,9 +191,9 @@ def _judgements(session: Session, project: Project, names: set[str]) -> dict[int
 
 def _row(
     item: Item,
-    utt: Utterance | None,
+    utt: UtteranceRow | None,
     source: Source,
-    gold: Mapping[str, AggregatedLabelRow],
+    aggregated: Mapping[str, AggregatedLabelRow],
     judged: Mapping[str, list[AnnotatorJudgement]],
     data_dir: Path,
 ) -> ReleaseRow:
@@ -204,11 +204,11 @@ def _row(
         return p if p.is_absolute() else data_dir / p
 
     labels = {}
-    for name, g in gold.items():
-        if isinstance(g.value, str) or g.value is None:
+    for name, stored in aggregated.items():
+        if isinstance(stored.value, str) or stored.value is None:
             labels[name] = AggregatedLabel(
-                g.value, g.confidence, {str(k): float(v) for k, v in (g.distribution or {}).items()},
-                exact_pair_agreement([j.value for j in judged.get(name, [])]), g.n_judgements,
+                stored.value, stored.confidence, {str(k): float(v) for k, v in (stored.distribution or {}).items()},
+                exact_pair_agreement([j.value for j in judged.get(name, [])]), stored.n_judgements,
             )
     for name, js in judged.items():
         if name not in labels:
@@ -277,7 +277,7 @@ def _model_versions(session: Session, project: Project) -> dict[str, str]:
     out: dict[str, str] = {}
     for stage, model, version in session.execute(
         select(StageRun.stage, StageRun.model, StageRun.model_version)
-        .where(StageRun.project_id == project.id, StageRun.status == "done", StageRun.model.is_not(None))
+        .where(StageRun.project_id == project.id, StageRun.status == StageStatus.DONE, StageRun.model.is_not(None))
         .distinct()
     ):
         out[stage] = f"{model} {version}".strip() if version else str(model)

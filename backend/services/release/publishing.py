@@ -7,7 +7,6 @@ A release holding items of a source taken down since it was built is never publi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Release
-from backend.domain import ConflictError, NotFoundError
+from backend.domain import ConflictError, NotFoundError, Progress
 from backend.repositories import projects as project_repo
 from backend.services.release.versions import get_release
 from backend.services.takedown import taken_down_sources_in
 from exports.manifest import MANIFEST_NAME
-
-Progress = Callable[[str, int, int], None]
 
 
 def refuse_taken_down(session: Session, release: Release, project_name: str) -> None:
@@ -35,10 +32,10 @@ def refuse_taken_down(session: Session, release: Release, project_name: str) -> 
         )
 
 
-def list_releases(session: Session, project_name: str) -> list[dict[str, Any]]:
+def list_releases(session: Session, project: str | int) -> list[dict[str, Any]]:
     """Every recorded release of a project, oldest first, with where it was published and the
     ids of taken-down sources it still holds (such a release is not published again)."""
-    project = project_repo.get(session, project_name)
+    project = project_repo.get(session, project)
     releases = list(session.scalars(select(Release).where(Release.project_id == project.id).order_by(Release.id)))
     return [
         {"id": r.id, "version": r.version, "path": r.path, "items": (r.manifest or {}).get("inputs", {}).get("items"),
@@ -48,7 +45,7 @@ def list_releases(session: Session, project_name: str) -> list[dict[str, Any]]:
     ]
 
 
-def publish(session: Session, project_name: str, repo_id: str, *, version: str | None = None, private: bool = True,
+def publish(session: Session, project: str | int, repo_id: str, *, version: str | None = None, private: bool = True,
             on_progress: Progress | None = None) -> dict[str, Any]:
     """Push a recorded release to a Hub repository and remember where it went.
 
@@ -58,6 +55,7 @@ def publish(session: Session, project_name: str, repo_id: str, *, version: str |
     """
     from exports.hub import publish_release
 
+    project_name = project_repo.get(session, project).name
     release = get_release(session, project_name, version)
     refuse_taken_down(session, release, project_name)
     if not release.path or not Path(release.path).is_dir():

@@ -36,10 +36,10 @@ def latest_release(session: Session, project: Project) -> Release | None:
     return session.scalar(select(Release).where(Release.project_id == project.id).order_by(Release.id.desc()).limit(1))
 
 
-def get_release(session: Session, project_name: str, version: str | None = None) -> Release:
+def get_release(session: Session, project: str | int, version: str | None = None) -> Release:
     """A recorded release (the latest when ``version`` is not given); ``NotFoundError`` naming
     the releases there are and how to build one."""
-    project = project_repo.get(session, project_name)
+    project = project_repo.get(session, project)
     release = find_release(session, project, version) if version is not None else latest_release(session, project)
     if release is None:
         known = ", ".join(session.scalars(select(Release.version).where(Release.project_id == project.id))) or "none yet"

@@ -24,13 +24,14 @@ One module per job:
 """
 
 from backend.services.speech.config import PipelineConfig, PipelineModels, config_from_settings
-from backend.services.speech.listing import list_utterances, stage_runs, utterance_as_dict
+from backend.services.speech.listing import list_utterances, stage_runs, utterance_as_dict, utterance_page
 from backend.services.speech.runner import ProcessReport, process_project
 from backend.services.speech.sources import (
     IngestReport,
     ingest_folder,
     list_sources,
     source_as_dict,
+    source_page,
     source_runs,
 )
 from backend.services.speech.stages import STAGES, utterances_hash
@@ -39,5 +40,6 @@ from backend.services.speech.utterance_items import ReplaceOutcome, replace_utte
 __all__ = [
     "STAGES", "IngestReport", "PipelineConfig", "PipelineModels", "ProcessReport", "ReplaceOutcome",
     "config_from_settings", "ingest_folder", "list_sources", "list_utterances", "process_project",
-    "replace_utterances", "source_as_dict", "source_runs", "stage_runs", "utterance_as_dict", "utterances_hash",
+    "replace_utterances", "source_as_dict", "source_page", "source_runs", "stage_runs", "utterance_as_dict",
+    "utterance_page", "utterances_hash",
 ]

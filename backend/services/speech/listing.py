@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Item, StageRun
-from backend.db.models import Utterance as UtteranceRow
+from backend.db.models import Item, StageRun, UtteranceRow
 from backend.domain import from_ms
 from backend.repositories import projects as project_repo
 from backend.repositories import utterances as utterance_repo
@@ -30,12 +29,22 @@ def utterance_as_dict(item: Item, utt: UtteranceRow) -> dict[str, Any]:
     }
 
 
-def list_utterances(session: Session, project_name: str) -> list[dict[str, Any]]:
-    project = project_repo.get(session, project_name)
+def list_utterances(session: Session, project: str | int) -> list[dict[str, Any]]:
+    project = project_repo.get(session, project)
     rows, _ = utterance_repo.list_page(session, project_id=project.id, limit=10_000_000)
     return [utterance_as_dict(item, utt) for item, utt in rows]
 
 
-def stage_runs(session: Session, project_name: str) -> list[StageRun]:
-    project = project_repo.get(session, project_name)
+def utterance_page(session: Session, project: str | int, *, source_id: int | None = None, language: str | None = None,
+                   speaker: str | None = None, filter_status: str | None = None, offset: int = 0,
+                   limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+    """One page of the project's utterances (as :func:`utterance_as_dict`), optionally filtered; also how many match."""
+    project_id = project_repo.get(session, project).id
+    rows, total = utterance_repo.list_page(session, project_id=project_id, source_id=source_id, language=language,
+                                           speaker=speaker, filter_status=filter_status, offset=offset, limit=limit)
+    return [utterance_as_dict(item, utt) for item, utt in rows], total
+
+
+def stage_runs(session: Session, project: str | int) -> list[StageRun]:
+    project = project_repo.get(session, project)
     return list(session.scalars(select(StageRun).where(StageRun.project_id == project.id).order_by(StageRun.id)))

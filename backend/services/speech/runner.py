@@ -15,14 +15,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Item, Source
-from backend.db.models import Utterance as UtteranceRow
-from backend.domain import MmcurateError, ValidationError
+from backend.db.models import Item, Source, UtteranceRow
+from backend.domain import MmcurateError, Progress, SourceKind, SourceStatus, ValidationError
 from backend.repositories import projects as project_repo
 from backend.services.speech.config import PipelineConfig, PipelineModels, config_from_settings
 from backend.services.speech.ledger import StageLedger
 from backend.services.speech.sources import list_sources
-from backend.services.speech.stages import PIPELINE, Progress, SourceJob, Stage
+from backend.services.speech.stages import PIPELINE, SourceJob, Stage
 from backend.settings import Settings
 
 
@@ -35,17 +34,17 @@ class ProcessReport:
     utterances: int = 0  # live utterances of the processed sources
 
 
-def process_project(session: Session, project_name: str, settings: Settings, config: PipelineConfig | None = None,
+def process_project(session: Session, project: str | int, settings: Settings, config: PipelineConfig | None = None,
                     models: PipelineModels | None = None, on_progress: Progress | None = None) -> ProcessReport:
     """Run prepare → VAD → ASR → diarize → utterances → clips over every live source of the project.
 
     Progress: ``on_progress("source N: STAGE", k, 6)`` after the k-th stage of source N ran,
     the clips stage's own count, and ``on_progress("sources", done, total)`` after each source.
     """
-    project = project_repo.get(session, project_name)
+    project = project_repo.get(session, project)
     config = config or config_from_settings(settings, project)
     models = models or PipelineModels(config)
-    sources = [s for s in list_sources(session, project_name) if s.kind == "file" and s.taken_down_at is None]
+    sources = [s for s in list_sources(session, project.id) if s.kind == SourceKind.FILE and s.taken_down_at is None]
     report = ProcessReport()
     for done, source in enumerate(sources, start=1):
         job = SourceJob(session, project, source, settings, config, models, StageLedger(session, project.id),
@@ -65,16 +64,16 @@ def process_project(session: Session, project_name: str, settings: Settings, con
 def process_source(job: SourceJob, report: ProcessReport) -> None:
     """Every stage of one source, then the source marked done with its live utterances counted."""
     source = job.source
-    if source.error and source.status == "registered":
+    if source.error and source.status == SourceStatus.REGISTERED:
         raise ValidationError(source.error)
-    if source.status != "done":
-        source.status = "processing"
+    if source.status != SourceStatus.DONE:
+        source.status = SourceStatus.PROCESSING
         job.session.commit()
     run_stages(job, report)
     report.utterances += job.session.scalar(
         select(func.count()).select_from(UtteranceRow).join(Item, Item.id == UtteranceRow.item_id)
         .where(UtteranceRow.asset_id == job.asset.id, Item.superseded_at.is_(None))) or 0
-    source.status, source.error = "done", None
+    source.status, source.error = SourceStatus.DONE, None
     job.session.commit()
 
 
@@ -115,5 +114,5 @@ def fail_source(session: Session, source: Source, reason: str) -> None:
     """Roll back what the failing stage left, and mark the source failed with ``reason``."""
     session.rollback()
     source = session.merge(source)
-    source.status, source.error = "failed", reason
+    source.status, source.error = SourceStatus.FAILED, reason
     session.commit()

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import MediaAsset, Source, StageRun
+from backend.domain import Progress, SourceKind, SourceStatus, SubjectType
 from backend.repositories import projects as project_repo
 from backend.repositories import sources as source_repo
 from ingest.sources.folder import scan_folder
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -26,10 +25,10 @@ class IngestReport:
     failed: tuple[tuple[str, str], ...]  # (path, reason) of files that could not be registered
 
 
-def ingest_folder(session: Session, project_name: str, folder: Path | str,
+def ingest_folder(session: Session, project: str | int, folder: Path | str,
                   on_progress: Progress | None = None) -> IngestReport:
     """Register every audio/video file under ``folder`` as a source; the same content twice is one source."""
-    project = project_repo.get(session, project_name)
+    project = project_repo.get(session, project)
     added: list[int] = []
     duplicates: list[int] = []
     failed: list[tuple[str, str]] = []
@@ -48,9 +47,9 @@ def ingest_folder(session: Session, project_name: str, folder: Path | str,
         extra = dict(prov.extra)
         if found.sidecar and isinstance(found.sidecar.get("lines"), list):
             extra["reference_lines"] = found.sidecar["lines"]
-        source = Source(project_id=project.id, kind="file", uri=prov.uri, title=prov.title, author=prov.author,
+        source = Source(project_id=project.id, kind=SourceKind.FILE, uri=prov.uri, title=prov.title, author=prov.author,
                         licence=prov.licence, fetched_at=prov.fetched_at, content_hash=prov.content_hash,
-                        size_bytes=found.size_bytes, status="registered", error=found.error, extra=extra)
+                        size_bytes=found.size_bytes, status=SourceStatus.REGISTERED, error=found.error, extra=extra)
         session.add(source)
         session.flush()
         added.append(source.id)
@@ -72,17 +71,24 @@ def source_runs(session: Session, source: Source) -> list[dict[str, Any]]:
     """The stage-run records of a source and its prepared asset, oldest first."""
     asset_ids = list(session.scalars(select(MediaAsset.id).where(MediaAsset.source_id == source.id)))
     runs = session.scalars(select(StageRun).where(
-        ((StageRun.subject_type == "source") & (StageRun.subject_id == source.id))
-        | ((StageRun.subject_type == "asset") & (StageRun.subject_id.in_(asset_ids)))).order_by(StageRun.id))
+        ((StageRun.subject_type == SubjectType.SOURCE) & (StageRun.subject_id == source.id))
+        | ((StageRun.subject_type == SubjectType.ASSET) & (StageRun.subject_id.in_(asset_ids)))).order_by(StageRun.id))
     return [{"stage": r.stage, "status": r.status, "error": r.error, "model": r.model,
              "model_version": r.model_version, "config_hash": r.config_hash, "started_at": r.started_at,
              "duration_ms": r.duration_ms} for r in runs]
 
 
-def list_sources(session: Session, project_name: str) -> list[Source]:
-    project = project_repo.get(session, project_name)
+def list_sources(session: Session, project: str | int) -> list[Source]:
+    project = project_repo.get(session, project)
     rows, _ = source_repo.list_page(session, project_id=project.id, limit=1_000_000)
     return rows
+
+
+def source_page(session: Session, project: str | int, *, status: str | None = None, kind: str | None = None,
+                offset: int = 0, limit: int = 100) -> tuple[list[Source], int]:
+    """One page of the project's sources in id order, optionally of one status and kind; also how many match."""
+    project_id = project_repo.get(session, project).id
+    return source_repo.list_page(session, project_id=project_id, status=status, kind=kind, offset=offset, limit=limit)
 
 
 def source_media_path(source: Source) -> Path:

@@ -26,12 +26,11 @@ from typing import Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Item, MediaAsset, Project, Source, StageRun
-from backend.db.models import Utterance as UtteranceRow
-from backend.domain import Diarization, MediaInfo, Span, Transcript, from_ms, to_ms
+from backend.db.models import Item, MediaAsset, Project, Source, StageRun, UtteranceRow
+from backend.domain import Diarization, FilterStatus, MediaInfo, Progress, Span, SubjectType, Transcript, from_ms, to_ms
 from backend.services.speech.config import PipelineConfig, PipelineModels
-from backend.services.speech.ledger import StageLedger, Subject, aware
-from backend.services.speech.sources import Progress, source_media_path
+from backend.services.speech.ledger import StageLedger, aware
+from backend.services.speech.sources import source_media_path
 from backend.services.speech.utterance_items import replace_utterances
 from backend.settings import Settings
 from ingest import align, media
@@ -73,9 +72,9 @@ class SourceJob:
             raise RuntimeError(f"source {self.source.id} has no asset; the prepare stage runs first")
         return asset
 
-    def subject_id(self, subject: Subject) -> int:
+    def subject_id(self, subject: SubjectType) -> int:
         """The id of the source, or of its asset."""
-        return self.source.id if subject == "source" else self.asset.id
+        return self.source.id if subject == SubjectType.SOURCE else self.asset.id
 
     @cached_property
     def prepared(self) -> PreparedMedia:
@@ -160,9 +159,9 @@ def make_utterance_items(job: SourceJob) -> StageOutcome:
     """
     made = make_utterances(job.transcript, job.diarization, job.config.utterances, f"source-{job.source.id}")
     asset = job.asset
-    this_run = job.ledger.find("utterances", "asset", asset.id, job.hashes["utterances"])
+    this_run = job.ledger.find("utterances", SubjectType.ASSET, asset.id, job.hashes["utterances"])
     outcome = replace_utterances(job.session, job.project, job.source, asset, made, job.transcript, this_run)
-    kept = sum(1 for u in made if u.filter_status == "kept")
+    kept = sum(1 for u in made if u.filter_status == FilterStatus.KEPT)
     return StageOutcome({"utterances": len(made), "kept": kept, **outcome.as_details()}, "ingest.align", None)
 
 
@@ -238,13 +237,13 @@ def audio_still_on_disk(job: SourceJob, run: StageRun) -> bool:
 
 def wrote_utterances_last(job: SourceJob, run: StageRun) -> bool:
     """A done utterances run stands while no other configuration's run rewrote the asset's items after it."""
-    newest = job.ledger.newest_done("utterances", "asset", job.asset.id)
+    newest = job.ledger.newest_done("utterances", SubjectType.ASSET, job.asset.id)
     return newest is None or aware(run.finished_at) >= aware(newest.finished_at)
 
 
 def cut_after_utterances(job: SourceJob, run: StageRun) -> bool:
     """A done clips run stands while it is newer than the utterances it cut."""
-    written = job.ledger.done("utterances", "asset", job.asset.id, job.hashes["utterances"])
+    written = job.ledger.done("utterances", SubjectType.ASSET, job.asset.id, job.hashes["utterances"])
     return written is None or written.finished_at is None or aware(run.finished_at) >= aware(written.finished_at)
 
 
@@ -257,19 +256,19 @@ class Stage:
     and whether a done run of it still stands."""
 
     name: str
-    subject: Subject
+    subject: SubjectType
     config_hash: Callable[[SourceJob], str]
     run: Callable[[SourceJob], StageOutcome]
     still_stands: Callable[[SourceJob, StageRun], bool] = always
 
 
 PIPELINE: tuple[Stage, ...] = (
-    Stage("prepare", "source", prepare_hash, prepare_media, audio_still_on_disk),
-    Stage("vad", "asset", vad_hash, detect_speech_regions),
-    Stage("asr", "asset", asr_hash, transcribe_speech),
-    Stage("diarize", "asset", diarize_hash, find_speakers),
-    Stage("utterances", "asset", utterance_items_hash, make_utterance_items, wrote_utterances_last),
-    Stage("clips", "asset", clips_hash, cut_clip_files, cut_after_utterances),
+    Stage("prepare", SubjectType.SOURCE, prepare_hash, prepare_media, audio_still_on_disk),
+    Stage("vad", SubjectType.ASSET, vad_hash, detect_speech_regions),
+    Stage("asr", SubjectType.ASSET, asr_hash, transcribe_speech),
+    Stage("diarize", SubjectType.ASSET, diarize_hash, find_speakers),
+    Stage("utterances", SubjectType.ASSET, utterance_items_hash, make_utterance_items, wrote_utterances_last),
+    Stage("clips", SubjectType.ASSET, clips_hash, cut_clip_files, cut_after_utterances),
 )
 STAGES = tuple(stage.name for stage in PIPELINE)
 

@@ -12,9 +12,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Item, MediaAsset, Project, Source, Speaker, StageRun
-from backend.db.models import Utterance as UtteranceRow
-from backend.domain import MmcurateError, Span, Transcript, Utterance, ValidationError, to_ms
+from backend.db.models import Item, MediaAsset, Project, Source, Speaker, StageRun, UtteranceRow
+from backend.domain import ItemKind, MmcurateError, Span, Transcript, Utterance, ValidationError, to_ms
 from backend.repositories import items as item_repo
 
 
@@ -107,14 +106,14 @@ def replace_utterances(session: Session, project: Project, source: Source, asset
             item, utt_row = found
             item.superseded_at, item.superseded_by_run_id = None, None
         else:
-            item = Item(project_id=project.id, source_id=source.id, kind="clip", text=utt.text)
+            item = Item(project_id=project.id, source_id=source.id, kind=ItemKind.CLIP, text=utt.text)
             session.add(item)
             session.flush()
             utt_row = UtteranceRow(item_id=item.id, asset_id=asset.id, start_ms=key[0], end_ms=key[1],
                                    speaker_label=utt.speaker)
             session.add(utt_row)
             created += 1
-        item.dialogue_id, item.turn_index = utt.dialogue_id, utt.index
+        item.dialogue_id, item.turn_index = utt.dialogue_id, utt.turn_index
         item.language, item.language_probability = utt.language, utt.language_probability
         item.reference = reference_for(utt, lines)
         item.filter_status, item.filter_reason = utt.filter_status, utt.filter_reason

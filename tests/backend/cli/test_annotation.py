@@ -39,15 +39,30 @@ def test_unknown_project_and_scheme_are_named(cli) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--annotators", "2", "--accuracy", "0.9"], "--accuracy gives 1 values for --annotators 2"),
-        (["--annotators", "2", "--accuracy", "0.9,high"], "--accuracy '0.9,high' must be comma-separated numbers"),
-        (["--annotators", "1", "--accuracy", "1.5"], "accuracy 1.5 must be between 0 and 1"),
+        (["--count", "2", "--accuracy", "0.9"], "--accuracy gives 1 values for --count 2"),
+        (["--count", "2", "--accuracy", "0.9,high"], "--accuracy '0.9,high' must be comma-separated numbers"),
+        (["--count", "1", "--accuracy", "1.5"], "accuracy 1.5 must be between 0 and 1"),
+        (["--accuracy", "0.9,0.8"], "--accuracy gives 2 values for --count 3"),
+        (["--count", "2", "--annotators", "3"], "--count 2 and --annotators 3 disagree; give only --count"),
     ],
 )
 def test_simulate_refuses_bad_accuracies(cli, args: list[str], message: str) -> None:
     cli("project", "create", "demo")
     code, _, err = cli("annotate", "simulate", "--project", "demo", "--scheme", "emotion7", *args)
     assert code == 2 and message in err
+
+
+def test_simulate_still_takes_the_deprecated_annotators_count_and_says_so(cli) -> None:
+    """`annotate simulate --annotators N` (a count) was renamed --count, since `annotate push --annotators`
+    is a list of pseudonyms; old scripts keep working, with a warning, and help shows only --count."""
+    cli("project", "create", "demo")
+    code, _, err = cli("annotate", "simulate", "--project", "demo", "--scheme", "emotion7",
+                       "--annotators", "2", "--accuracy", "0.9")
+    assert code == 2
+    assert "`annotate simulate --annotators N` is deprecated; use --count N" in err
+    assert "--accuracy gives 1 values for --count 2" in err
+    _, out, _ = cli("annotate", "simulate", "--help")
+    assert "--count" in out and "--annotators" not in out
 
 
 def test_a_bad_email_is_refused_before_anything_starts(cli) -> None:

@@ -7,6 +7,8 @@ Used by test_annotation.py, test_isolation.py and test_receiver.py; each builds 
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_configs import instances as ls
 from annotation_configs.install import LabelStudioInstall
-from backend.db.models import Item, MediaAsset, Project, Source, Utterance
+from backend.db.models import Item, MediaAsset, Project, Source, UtteranceRow
 from backend.db.session import engine_for, session_factory
 from backend.services import annotation as service
 from backend.settings import Settings
@@ -69,8 +71,36 @@ def clip_project(session: Session, data_dir: Path, name: str, count: int, *, lan
                     is_gold=index in gold, media_path=str(clip))
         session.add(item)
         session.flush()
-        session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=index * 1000,
+        session.add(UtteranceRow(item_id=item.id, asset_id=asset.id, start_ms=index * 1000,
                               end_ms=index * 1000 + int(seconds * 1000), speaker_label=f"SPEAKER_0{index % 2}",
                               clip_audio_path=str(clip), asr_model="whisper-base"))
     session.flush()
     return project
+
+
+class LiveReceiver:
+    """The real FastAPI app (its lifespan starts the webhook receiver) served by uvicorn on ``host``:``port``."""
+
+    def __init__(self, settings: Settings, port: int, host: str = "127.0.0.1"):
+        import uvicorn
+
+        from backend.api.app import create_app
+
+        self.app = create_app(settings)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveReceiver":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+    def settled(self) -> None:
+        """Every recorded event re-read and stored."""
+        assert self.app.state.webhook_receiver.wait_until_stored(30)
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from backend.db.models import (
-    AggregatedLabel,
+    AggregatedLabelRow,
     Annotation,
     Annotator,
     GateDecision,
@@ -18,7 +18,7 @@ from backend.db.models import (
     Project,
     QARun,
     Source,
-    Utterance,
+    UtteranceRow,
 )
 from tests.exports.builders import write_wav
 
@@ -69,14 +69,14 @@ def seed_project(session: Session, data_dir: Path, *, simulated: bool = False, n
             session.flush()
             clip = f"clips/{item.id}.wav"
             write_wav(data_dir / clip, item.id)
-            session.add(Utterance(item_id=item.id, asset_id=asset.id, start_ms=2000 * u, end_ms=2000 * u + 1500,
+            session.add(UtteranceRow(item_id=item.id, asset_id=asset.id, start_ms=2000 * u, end_ms=2000 * u + 1500,
                                   speaker_label=f"SPEAKER_0{u % 2}", asr_confidence=0.8, asr_model="faster-whisper base",
                                   clip_audio_path=clip))
             gold = LABELS[(s + u) % 3]
             votes = [gold, gold, LABELS[(s + u + 1) % 3]]
             for annotator, vote in zip(annotators, votes, strict=True):
                 session.add(Annotation(item_id=item.id, annotator_id=annotator.id, scheme="sentiment3", values={"sentiment": vote}))
-            session.add(AggregatedLabel(project_id=project.id, item_id=item.id, field="sentiment", value=gold, confidence=2 / 3,
+            session.add(AggregatedLabelRow(project_id=project.id, item_id=item.id, field="sentiment", value=gold, confidence=2 / 3,
                                         method="majority", distribution={gold: 2 / 3, votes[2]: 1 / 3}, n_judgements=3, qa_run_id=run.id))
             if closed:
                 closed_id = source.id

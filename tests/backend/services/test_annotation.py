@@ -7,7 +7,6 @@ previous left, as the loop does in use.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -21,8 +20,7 @@ from annotation_configs.registry import load_registry
 from backend.db.models import Annotation, AnnotationBatch, AnnotationHistory, Annotator, Item, Task
 from backend.domain import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
 from backend.services import annotation as service
-from backend.settings import Settings
-from tests.backend.services.annotation_world import annotation_world, clip_project
+from tests.backend.services.annotation_world import LiveReceiver, annotation_world, clip_project
 
 pytestmark = pytest.mark.labelstudio
 REGISTRY = load_registry()
@@ -159,30 +157,6 @@ def _annotator_id(session, pseudonym: str) -> int:
     return session.scalar(select(Annotator.id).where(Annotator.pseudonym == pseudonym))
 
 
-class _Receiver:
-    """The real FastAPI app with the webhook router, served by uvicorn on a loopback port."""
-
-    def __init__(self, settings: Settings, port: int):
-        import uvicorn
-
-        from backend.api.app import create_app
-
-        app = create_app(settings)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "_Receiver":
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
-
-
 def test_webhooks_store_annotations_at_once_and_pull_recovers_what_a_dead_receiver_missed(world) -> None:
     pushed = _push(world, scheme="sentiment3", gold_rate=0.0)  # new projects get the webhook
     assert pushed.tasks_created == 12
@@ -191,7 +165,7 @@ def test_webhooks_store_annotations_at_once_and_pull_recovers_what_a_dead_receiv
     tasks = admin.export_tasks(admin.find_project("tamil-demo / sentiment3 / audio"))
     sentiment = REGISTRY["sentiment3"]
     before = _count(world, Annotation)
-    with _Receiver(world["settings"], world["port"]):
+    with LiveReceiver(world["settings"], world["port"]):
         for task in tasks[:2]:
             user.create_annotation(task["id"], result_from_values(sentiment, {"sentiment": "positive"}, "audio"))
         deadline = time.monotonic() + 10

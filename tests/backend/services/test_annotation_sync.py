@@ -18,8 +18,17 @@ from annotation_configs import instances as ls
 from annotation_configs.labelstudio import AnnotationEvent, LsAnnotation, parse_webhook
 from annotation_configs.normalise import result_from_values
 from annotation_configs.registry import load_registry
-from backend.db.models import Annotation, AnnotationBatch, AnnotationHistory, Annotator, Item, Project, Source, Task
-from backend.db.models import LabelStudioInstance as InstanceRow
+from backend.db.models import (
+    Annotation,
+    AnnotationBatch,
+    AnnotationHistory,
+    Annotator,
+    Item,
+    LabelStudioInstanceRow,
+    Project,
+    Source,
+    Task,
+)
 from backend.domain import ValidationError
 from backend.services.annotation import WebhookLookups, store_instance_annotations, tasks_to_refresh
 
@@ -62,7 +71,7 @@ def two_instances(any_session):
         annotator = Annotator(pseudonym=f"ann-00{n}", email=f"a{n}@example.org")
         any_session.add(annotator)
         any_session.flush()
-        row = InstanceRow(name=f"ann-00{n}", role="annotator", url=f"http://127.0.0.1:{8000 + n}", annotator_id=annotator.id)
+        row = LabelStudioInstanceRow(name=f"ann-00{n}", role="annotator", url=f"http://127.0.0.1:{8000 + n}", annotator_id=annotator.id)
         any_session.add(row)
         any_session.flush()
         any_session.add(Task(batch_id=batch.id, item_id=item.id, annotator_id=annotator.id, instance_id=row.id,

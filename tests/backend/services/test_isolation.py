@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import threading
 import time
 from pathlib import Path
 
@@ -23,44 +22,14 @@ from annotation_configs import instances as ls
 from annotation_configs.labelstudio import LabelStudioClient, LabelStudioError
 from annotation_configs.normalise import result_from_values
 from annotation_configs.registry import load_registry
-from backend.db.models import Annotation, Item, Task
-from backend.db.models import LabelStudioInstance as InstanceRow
+from backend.db.models import Annotation, Item, LabelStudioInstanceRow, Task
 from backend.services import annotation as service
 from backend.services.secrets import instance_webhook_secret
-from backend.settings import Settings
-from tests.backend.services.annotation_world import annotation_world, clip_project
+from tests.backend.services.annotation_world import LiveReceiver, annotation_world, clip_project
 
 pytestmark = pytest.mark.labelstudio
 SENTIMENT = load_registry()["sentiment3"]
 RECEIVER_HOST = "127.0.0.2"
-
-
-class _Receiver:
-    """The real FastAPI app served by uvicorn (its lifespan starts the webhook writer)."""
-
-    def __init__(self, settings: Settings, port: int):
-        import uvicorn
-
-        from backend.api.app import create_app
-
-        self.app = create_app(settings)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host=RECEIVER_HOST, port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "_Receiver":
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self
-
-    def settled(self) -> None:
-        """Every recorded event re-read and stored."""
-        assert self.app.state.webhook_receiver.wait_until_stored(30)
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +53,7 @@ def world(tmp_path_factory, sqlite_template, ls_install, ls_template, monkeypatc
         admin = LabelStudioClient(login.url, records[login.pseudonym].admin_token)
         user = admin.as_user(admin.login(login.email, login.password).token)
         clients[login.pseudonym] = (user, admin.find_project("iso / sentiment3 / audio"))
-    with _Receiver(settings, port):
+    with LiveReceiver(settings, port, RECEIVER_HOST):
         victim, victim_project = clients["ann-002"]
         for task in victim.export_tasks(victim_project):
             victim.create_annotation(task["id"], result_from_values(SENTIMENT, {"sentiment": "positive"}, "audio"))
@@ -109,8 +78,8 @@ def _wait(condition, timeout_s: float = 15.0) -> None:
 
 def _victim_values(factory) -> list[str]:
     with factory() as session:
-        rows = session.scalars(select(Annotation).join(InstanceRow, InstanceRow.id == Annotation.instance_id)
-                               .where(InstanceRow.name == "ann-002", Annotation.deleted_at.is_(None))
+        rows = session.scalars(select(Annotation).join(LabelStudioInstanceRow, LabelStudioInstanceRow.id == Annotation.instance_id)
+                               .where(LabelStudioInstanceRow.name == "ann-002", Annotation.deleted_at.is_(None))
                                .order_by(Annotation.id)).all()
         return [r.values.get("sentiment") for r in rows]
 
@@ -146,8 +115,8 @@ def test_an_instance_serves_only_its_own_tasks_media_and_holds_nothing_secret(wo
             instance = world["home"].state().load()[pseudonym]
             served = sorted(str(p.relative_to(instance.media_root)) for p in instance.media_root.rglob("*") if p.is_file())
             tasks = session.scalars(select(Item.media_path).join(Task, Task.item_id == Item.id)
-                                    .join(InstanceRow, InstanceRow.id == Task.instance_id)
-                                    .where(InstanceRow.name == pseudonym)).all()
+                                    .join(LabelStudioInstanceRow, LabelStudioInstanceRow.id == Task.instance_id)
+                                    .where(LabelStudioInstanceRow.name == pseudonym)).all()
             assert served == sorted(str(Path(p).relative_to(data_dir)) for p in tasks) and len(served) == 2
 
 
@@ -227,7 +196,7 @@ def test_forged_and_replayed_webhooks_change_nothing(world) -> None:
     url = f"http://{RECEIVER_HOST}:{world['port']}/webhooks/labelstudio"
     forged_result = result_from_values(SENTIMENT, {"sentiment": "negative"}, "audio")
     own_task = user.export_tasks(project)[0]
-    with _Receiver(world["settings"], world["port"]) as receiver:
+    with LiveReceiver(world["settings"], world["port"], RECEIVER_HOST) as receiver:
         def post(body: dict, **headers: str) -> httpx.Response:
             return httpx.post(url, json=body, headers={"X-Mmcurate-Secret": secret, **headers}, timeout=30)
 
@@ -251,8 +220,8 @@ def test_forged_and_replayed_webhooks_change_nothing(world) -> None:
         assert post(old).status_code == 200  # replayed after a newer version
         receiver.settled()
     with world["factory"]() as session:
-        mine = session.scalar(select(Annotation).join(InstanceRow, InstanceRow.id == Annotation.instance_id)
-                              .where(InstanceRow.name == "ann-001", Annotation.ls_annotation_id == made.id))
+        mine = session.scalar(select(Annotation).join(LabelStudioInstanceRow, LabelStudioInstanceRow.id == Annotation.instance_id)
+                              .where(LabelStudioInstanceRow.name == "ann-001", Annotation.ls_annotation_id == made.id))
         assert mine is not None and mine.values == {"sentiment": "positive"}
         assert session.scalar(select(Annotation).where(Annotation.ls_annotation_id == 4242)) is None
 
@@ -324,5 +293,5 @@ def test_secrets_at_rest_are_readable_by_their_owner_only(world) -> None:
         assert stat.S_IMODE(os.stat(instance.data_dir).st_mode) == 0o700
         assert stat.S_IMODE(os.stat(instance.media_root).st_mode) == 0o700
     with world["factory"]() as session:  # tokens stay in the state file; the table has no column for them
-        assert "admin_token" not in InstanceRow.__table__.columns
-        assert all(r.admin_email for r in session.scalars(select(InstanceRow)))
+        assert "admin_token" not in LabelStudioInstanceRow.__table__.columns
+        assert all(r.admin_email for r in session.scalars(select(LabelStudioInstanceRow)))

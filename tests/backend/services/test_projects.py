@@ -19,7 +19,7 @@ def _count(session: Session, model: type) -> int:
 def test_a_project_with_judgements_is_deleted_only_when_asked_explicitly(any_session: Session) -> None:
     project, _item = item_with_human_work(any_session)
     with pytest.raises(ConflictError) as refused:
-        project_service.delete_project(any_session, project)
+        project_service.delete_project(any_session, project.name)
     assert str(refused.value) == (
         "project 'p' holds 1 judgement, 1 adjudication, 1 aggregated label, 1 annotation task, 1 released item; "
         "nothing deleted. Export what you want to keep (`mmcurate annotations list --project p --json --deleted > "
@@ -28,7 +28,7 @@ def test_a_project_with_judgements_is_deleted_only_when_asked_explicitly(any_ses
     any_session.rollback()
     assert _count(any_session, Annotation) == 1 and _count(any_session, Project) == 1
 
-    work = project_service.delete_project(any_session, any_session.get(Project, project.id), delete_annotations=True)
+    work = project_service.delete_project(any_session, project.id, delete_annotations=True)
     any_session.commit()
     assert work.annotations == 1 and work.total == 5
     for model in (Project, Item, Annotation, AnnotationHistory, ReleaseItem):
@@ -38,7 +38,7 @@ def test_a_project_with_judgements_is_deleted_only_when_asked_explicitly(any_ses
 def test_a_project_nobody_worked_on_is_deleted_without_the_flag(any_session: Session) -> None:
     project = project_service.create_project(any_session, project_service.ProjectSpec(name="empty"))
     any_session.commit()
-    assert project_service.delete_project(any_session, project).total == 0
+    assert project_service.delete_project(any_session, project.name).total == 0
     any_session.commit()
     assert _count(any_session, Project) == 0
 

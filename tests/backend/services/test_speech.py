@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backend.db.models import Item, Source, StageRun
-from backend.db.models import Utterance as UtteranceRow
+from backend.db.models import Item, Source, StageRun, UtteranceRow
 from backend.services import speech
 from backend.services.projects import ProjectSpec, create_project
 from ingest import testmedia
@@ -276,14 +275,14 @@ def _judge_all_but_one(session, tmp_path, items):
 
 def _human_work(session):
     """Every judgement-related row with the item it hangs on, to compare before and after a re-run."""
-    from backend.db.models import Adjudication, AggregatedLabel, Annotation, AnnotationHistory
+    from backend.db.models import Adjudication, AggregatedLabelRow, Annotation, AnnotationHistory
 
     return {
         "annotations": sorted(session.execute(select(Annotation.id, Annotation.item_id, Annotation.values,
                                                      Annotation.deleted_at.is_not(None))).tuples().all()),
         "history": sorted(session.execute(select(AnnotationHistory.id, AnnotationHistory.annotation_id)).tuples().all()),
-        "aggregated": sorted(session.execute(select(AggregatedLabel.id, AggregatedLabel.item_id,
-                                                    AggregatedLabel.value)).tuples().all()),
+        "aggregated": sorted(session.execute(select(AggregatedLabelRow.id, AggregatedLabelRow.item_id,
+                                                    AggregatedLabelRow.value)).tuples().all()),
         "adjudications": sorted(session.execute(select(Adjudication.id, Adjudication.item_id)).tuples().all()),
     }
 
@@ -417,7 +416,7 @@ def test_an_utterance_coinciding_with_a_judged_one_reuses_it_only_when_its_text_
     transcript = Transcript((), "en", 1.0, "whisper", {})
 
     def run(*texts: str) -> tuple[ReplaceOutcome, list[dict]]:
-        made = [Utterance(2.0 * n, 2.0 * n + 1.5, "S0", text, index=n) for n, text in enumerate(texts)]
+        made = [Utterance(2.0 * n, 2.0 * n + 1.5, "S0", text, turn_index=n) for n, text in enumerate(texts)]
         outcome = replace_utterances(any_session, project, source, asset, made, transcript)
         any_session.commit()
         return outcome, speech.list_utterances(any_session, "talks")
