@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from backend.domain import ValueKind
-from qa.agreement import AgreementInputError, _label
+from qa.agreement import AgreementInputError
+from qa.ratings import as_label
 from qa.diagnostics import CodedField
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def _frame(field: CodedField, values: list[Any], confidence: np.ndarray, method:
 
 
 def _distributions(field: CodedField, probs: np.ndarray) -> list[dict[str, float]]:
-    labels = [str(_label(c)) for c in field.coded.categories]
+    labels = [str(as_label(c)) for c in field.coded.categories]
     return [{labels[c]: round(float(row[c]), 6) for c in np.flatnonzero(row > 0)} for row in probs]
 
 
@@ -123,7 +124,7 @@ def _majority(field: CodedField, tie: TiePolicy, seed: int) -> "pd.DataFrame":
         noise = rng.random(counts.shape) * is_top
         choice = np.where(tied, noise.argmax(axis=1), choice)
     cats = field.coded.categories
-    values = [None if (t and tie == "abstain") else _label(cats[c]) for c, t in zip(choice, tied)]
+    values = [None if (t and tie == "abstain") else as_label(cats[c]) for c, t in zip(choice, tied)]
     confidence = np.where(tied & (tie == "abstain"), top / m, probs[np.arange(len(m)), choice])
     return _frame(field, values, confidence, f"majority/{tie}", _distributions(field, probs), tied)
 
@@ -135,7 +136,7 @@ def _median(field: CodedField) -> "pd.DataFrame":
     choice = (cum >= (m / 2)[:, None]).argmax(axis=1)  # lower median on the declared order
     probs = counts / m[:, None]
     cats = field.coded.categories
-    values = [_label(cats[c]) for c in choice]
+    values = [as_label(cats[c]) for c in choice]
     confidence = probs[np.arange(len(m)), choice]
     return _frame(field, values, confidence, "median", _distributions(field, probs), np.zeros(len(m), bool))
 
@@ -217,7 +218,7 @@ def _dawid_skene(field: CodedField, n_iter: int) -> "pd.DataFrame":
     choice = probs.argmax(axis=1)
     top = probs.max(axis=1)
     tied = (np.isclose(probs, top[:, None])).sum(axis=1) > 1
-    values = [_label(coded.categories[c]) for c in choice]
+    values = [as_label(coded.categories[c]) for c in choice]
     return _frame(field, values, top, "dawid_skene", _distributions(field, probs), tied)
 
 
@@ -227,7 +228,7 @@ def as_records(table: "pd.DataFrame", field_name: str) -> list[dict[str, Any]]:
     for row in table.itertuples(index=False):
         out.append(
             {
-                "item": _label(row.item),
+                "item": as_label(row.item),
                 "field": field_name,
                 "value": row.value,
                 "confidence": round(float(row.confidence), 6),

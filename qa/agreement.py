@@ -44,281 +44,37 @@ data of section C (4 observers, 12 units, values 1-5, missing data):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from backend.domain import ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Level = Literal["nominal", "ordinal", "interval", "ratio"]
-Weights = Literal["linear", "quadratic"]
-Distance = Callable[[Any, Any], float]
+from qa.distances import distance_matrix, jaccard_distance, masi_distance, ordinal_delta
+from qa.ratings import (
+    _BOOT_CELLS,
+    LEVELS,
+    WEIGHTS,
+    AgreementInputError,
+    AgreementResult,
+    CodedRatings,
+    Distance,
+    Level,
+    UndefinedAgreementError,
+    Weights,
+    code_ratings,
+    ratings_from_matrix,
+)
 
-LEVELS: tuple[str, ...] = ("nominal", "ordinal", "interval", "ratio")
-WEIGHTS: tuple[str, ...] = ("linear", "quadratic")
-_MAX_CELLS = 60_000_000
-_BOOT_CELLS = 4_000_000
-
-
-class AgreementInputError(ValidationError, ValueError):
-    """Ratings that cannot be scored as given: bad columns, unknown value, duplicate judgement."""
-
-
-class UndefinedAgreementError(AgreementInputError):
-    """The coefficient is 0/0 on these ratings (e.g. one category only), so no value exists."""
-
-
-@dataclass(frozen=True)
-class AgreementResult:
-    """One coefficient with the counts it was computed from and, when asked, a bootstrap CI.
-
-    ``n_items`` counts items that carry at least one pair of judgements;
-    ``ci_low``/``ci_high`` are percentile bounds over ``n_draws`` defined draws.
-    """
-
-    metric: str
-    value: float
-    n_items: int
-    n_annotators: int
-    n_judgements: int
-    categories: tuple[Any, ...] = ()
-    ci_low: float | None = None
-    ci_high: float | None = None
-    confidence: float | None = None
-    n_draws: int | None = None
-    seed: int | None = None
-
-    def __float__(self) -> float:
-        return self.value
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: categories as strings, everything else as is."""
-        out = asdict(self)
-        out["categories"] = [_label(c) for c in self.categories]
-        return out
-
-
-@dataclass(frozen=True)
-class CodedRatings:
-    """Ratings as integer codes.
-
-    ``item``, ``annotator``, ``value`` are (n_judgements,) int arrays indexing
-    ``items``, ``annotators`` and ``categories``; ``scores`` gives each category
-    its numeric position for interval/ratio/weighted coefficients.
-    """
-
-    item: np.ndarray
-    annotator: np.ndarray
-    value: np.ndarray
-    items: np.ndarray
-    annotators: np.ndarray
-    categories: tuple[Any, ...]
-    scores: np.ndarray
-
-    @property
-    def n_items(self) -> int:
-        return len(self.items)
-
-    @property
-    def n_categories(self) -> int:
-        return len(self.categories)
-
-    def counts(self) -> np.ndarray:
-        """(n_items, n_categories) float matrix: judgements per item and category."""
-        cells = self.n_items * self.n_categories
-        if cells > _MAX_CELLS:
-            raise AgreementInputError(
-                f"{self.n_items} items x {self.n_categories} distinct values is too large to score "
-                f"({cells} cells); bin continuous values into categories first"
-            )
-        flat = np.bincount(self.item * self.n_categories + self.value, minlength=cells)
-        return flat.reshape(self.n_items, self.n_categories).astype(np.float64)
-
-
-# ---------------------------------------------------------------------------------------------
-# input
-
-
-def ratings_from_matrix(
-    rows: Sequence[Sequence[Any]], annotators: Sequence[Hashable] | None = None
-) -> "pd.DataFrame":
-    """Long ratings from a reliability matrix (one row per annotator, one column per item).
-
-    ``None`` or NaN cells are missing judgements; items are numbered from 0.
-    """
-    import pandas as pd
-
-    names = list(annotators) if annotators is not None else [f"r{i + 1}" for i in range(len(rows))]
-    if len(names) != len(rows):
-        raise AgreementInputError(f"{len(names)} annotator names for {len(rows)} matrix rows; give one per row")
-    records = []
-    for name, row in zip(names, rows):
-        for item, value in enumerate(row):
-            if value is None or (isinstance(value, float) and np.isnan(value)):
-                continue
-            records.append((item, name, value))
-    return pd.DataFrame.from_records(records, columns=["item", "annotator", "value"])
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, (list, set, tuple, frozenset, np.ndarray)):
-        return frozenset(value)
-    if isinstance(value, dict):
-        return frozenset(value.items())
-    return value
-
-
-def _label(value: Any) -> Any:
-    if isinstance(value, frozenset):
-        return sorted(str(v) for v in value)
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _sorted_values(values: Sequence[Any], need_order: bool) -> list[Any]:
-    try:
-        return sorted(values)
-    except TypeError:
-        if need_order:
-            shown = ", ".join(repr(v) for v in list(values)[:5])
-            raise AgreementInputError(
-                f"values {shown} have no natural order; pass categories=[...] in order"
-            ) from None
-        return sorted(values, key=repr)
-
-
-def _factorize(column: "pd.Series") -> tuple[np.ndarray, np.ndarray]:
-    """(int64 codes, distinct values); small non-negative integers take a bincount fast path."""
-    import pandas as pd
-
-    array = column.to_numpy()
-    if array.dtype.kind in "iu" and len(array):
-        low, high = int(array.min()), int(array.max())
-        if low >= 0 and high < 4 * len(array) + 1024:
-            present = np.zeros(high + 1, dtype=bool)
-            present[array] = True
-            remap = np.cumsum(present) - 1
-            return remap[array].astype(np.int64), np.flatnonzero(present)
-    codes, uniques = pd.factorize(column)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
-
-
-def _duplicated(keys: np.ndarray, n_keys: int) -> np.ndarray:
-    """True for every key seen before (keys in 0..n_keys-1)."""
-    if n_keys <= 50_000_000:
-        seen = np.bincount(keys, minlength=n_keys)
-        if seen.max(initial=0) <= 1:
-            return np.zeros(len(keys), dtype=bool)
-    import pandas as pd
-
-    return pd.Series(keys).duplicated().to_numpy()
-
-
-def code_ratings(
-    ratings: "pd.DataFrame",
-    categories: Sequence[Any] | None = None,
-    *,
-    numeric: bool = False,
-    ordered: bool = False,
-) -> CodedRatings:
-    """Validate a long ratings table and turn it into integer codes.
-
-    ``numeric`` asks for numeric category scores (interval/ratio): declared
-    non-numeric categories score by position 1..q; undeclared values must be
-    numbers. ``ordered`` asks for an order (ordinal, weighted): undeclared
-    values must sort. Lists and sets become frozensets (multi-label values).
-    """
-    import pandas as pd
-
-    if not isinstance(ratings, pd.DataFrame):
-        raise AgreementInputError(
-            f"ratings must be a pandas DataFrame with columns item, annotator, value; got {type(ratings).__name__}"
-        )
-    missing = [c for c in ("item", "annotator", "value") if c not in ratings.columns]
-    if missing:
-        raise AgreementInputError(
-            f"ratings lack column(s) {', '.join(missing)}; have {', '.join(map(str, ratings.columns))}"
-        )
-    if len(ratings) == 0:
-        raise AgreementInputError("ratings are empty; give at least two judgements of one item")
-    item_codes, items = _factorize(ratings["item"])
-    annotator_codes, annotators = _factorize(ratings["annotator"])
-    values = ratings["value"]
-    try:
-        value_codes, uniques = _factorize(values)
-    except TypeError:
-        value_codes, uniques = _factorize(values.map(_hashable))
-    for column, codes in (("item", item_codes), ("annotator", annotator_codes), ("value", value_codes)):
-        empty = codes < 0  # pandas codes missing values (None, NaN, NaT) as -1
-        if empty.any():
-            row = ratings.iloc[int(np.argmax(empty))]
-            raise AgreementInputError(
-                f"{int(empty.sum())} judgement(s) have an empty {column} (first: item={_label(row['item'])!r}, "
-                f"annotator={_label(row['annotator'])!r}); leave missing judgements out instead"
-            )
-    dup = _duplicated(item_codes * len(annotators) + annotator_codes, len(items) * len(annotators))
-    if dup.any():
-        row = ratings.iloc[int(np.argmax(dup))]
-        raise AgreementInputError(
-            f"annotator {_label(row['annotator'])!r} judged item {_label(row['item'])!r} more than once "
-            f"({int(dup.sum())} duplicate row(s)); keep one judgement per item and annotator"
-        )
-    observed = [_hashable(u) for u in np.asarray(uniques, dtype=object)]
-
-    if categories is not None:
-        declared = [_hashable(c) for c in categories]
-        if len(set(declared)) != len(declared):
-            raise AgreementInputError(f"categories {list(categories)!r} repeat a value; list each once")
-        position = {c: i for i, c in enumerate(declared)}
-        unknown = [v for v in observed if v not in position]
-        if unknown:
-            raise AgreementInputError(
-                f"value(s) {', '.join(repr(_label(v)) for v in unknown[:5])} are not among the categories "
-                f"{[_label(c) for c in declared]!r}; fix the judgements or declare the category"
-            )
-        mapping = np.array([position[v] for v in observed], dtype=np.int64)
-        cats = declared
-        if numeric and not all(_is_number(c) for c in cats):
-            scores = np.arange(1, len(cats) + 1, dtype=np.float64)
-        elif numeric or all(_is_number(c) for c in cats):
-            scores = np.array([float(c) for c in cats])
-        else:
-            scores = np.arange(len(cats), dtype=np.float64)
-    else:
-        if numeric:
-            bad = [v for v in observed if not _is_number(v)]
-            if bad:
-                raise AgreementInputError(
-                    f"value {_label(bad[0])!r} is not a number; interval and ratio levels need numbers "
-                    "(or pass categories=[...] to score labels by position)"
-                )
-        cats = _sorted_values(observed, need_order=ordered or numeric)
-        position = {c: i for i, c in enumerate(cats)}
-        mapping = np.array([position[v] for v in observed], dtype=np.int64)
-        scores = (
-            np.array([float(c) for c in cats])
-            if all(_is_number(c) for c in cats)
-            else np.arange(len(cats), dtype=np.float64)
-        )
-    return CodedRatings(
-        item=item_codes,
-        annotator=annotator_codes,
-        value=mapping[value_codes],
-        items=np.asarray(items, dtype=object),
-        annotators=np.asarray(annotators, dtype=object),
-        categories=tuple(cats),
-        scores=scores,
-    )
+__all__ = [
+    "LEVELS", "WEIGHTS", "AgreementInputError", "AgreementResult", "CodedRatings", "Distance", "Level",
+    "UndefinedAgreementError", "Weights", "code_ratings", "cohen_kappa", "cohen_kappa_matrix", "fleiss_kappa",
+    "gwet_ac1", "gwet_ac2", "jaccard_distance", "krippendorff_alpha", "masi_distance", "percent_agreement",
+    "ratings_from_matrix",
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,85 +156,6 @@ def _require_pairs(coded: CodedRatings, n_pairable: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# distances
-
-
-def masi_distance(a: Any, b: Any) -> float:
-    """MASI distance between two label sets (Passonneau 2006): 1 - Jaccard x monotonicity.
-
-    Monotonicity is 1 for equal sets, 2/3 when one contains the other, 1/3 when
-    they overlap otherwise, 0 when disjoint. Two empty sets are equal (0.0).
-
-    >>> round(masi_distance({"joy"}, {"joy", "surprise"}), 4)
-    0.6667
-    """
-    a, b = frozenset(_hashable(a)), frozenset(_hashable(b))
-    if a == b:
-        return 0.0
-    union = len(a | b)
-    common = len(a & b)
-    if common == 0:
-        return 1.0
-    monotonicity = 2 / 3 if (a <= b or b <= a) else 1 / 3
-    return 1.0 - (common / union) * monotonicity
-
-
-def jaccard_distance(a: Any, b: Any) -> float:
-    """1 - |a & b| / |a | b| for two label sets; two empty sets are equal (0.0).
-
-    >>> jaccard_distance(["joy", "anger"], ["joy"])
-    0.5
-    """
-    a, b = frozenset(_hashable(a)), frozenset(_hashable(b))
-    if not a and not b:
-        return 0.0
-    return 1.0 - len(a & b) / len(a | b)
-
-
-def _distance_matrix(level: Level | Distance, coded: CodedRatings, marginals: np.ndarray | None) -> np.ndarray:
-    q = coded.n_categories
-    x = coded.scores
-    if callable(level):
-        delta = np.array(
-            [[float(level(a, b)) for b in coded.categories] for a in coded.categories], dtype=np.float64
-        ).reshape(q, q)
-        if not np.all(np.isfinite(delta)) or (delta < 0).any() or np.any(np.diag(delta) != 0):
-            raise AgreementInputError(
-                "a custom distance must be finite, >= 0 and 0 between a value and itself; "
-                f"got diagonal {np.diag(delta).tolist()[:5]}"
-            )
-        return delta
-    if level == "nominal":
-        return 1.0 - np.eye(q)
-    if level == "interval":
-        return (x[:, None] - x[None, :]) ** 2
-    if level == "ratio":
-        if (x < 0).any():
-            raise AgreementInputError(
-                f"ratio level needs values >= 0, got {x[x < 0][0]:g}; use level='interval' for signed scales"
-            )
-        total = x[:, None] + x[None, :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            delta = ((x[:, None] - x[None, :]) / total) ** 2
-        return np.where(total == 0, 0.0, delta)
-    assert marginals is not None
-    return _ordinal_delta(marginals)
-
-
-def _ordinal_delta(marginals: np.ndarray) -> np.ndarray:
-    """Krippendorff's ordinal metric from category frequencies; (..., q) -> (..., q, q)."""
-    cum = np.cumsum(marginals, axis=-1)
-    before = cum - marginals
-    span = cum[..., None, :] - before[..., :, None]  # sum of n_g for g in [c, k] when c <= k
-    span = np.where(np.triu(np.ones(span.shape[-2:], dtype=bool)), span, np.swapaxes(span, -1, -2))
-    half = (marginals[..., :, None] + marginals[..., None, :]) / 2
-    delta = (span - half) ** 2
-    q = marginals.shape[-1]
-    delta[..., np.arange(q), np.arange(q)] = 0.0
-    return delta
-
-
-# ---------------------------------------------------------------------------------------------
 # coefficients
 
 
@@ -530,13 +207,13 @@ def krippendorff_alpha(
             o = sums.reshape(-1, q, q)
             nc = o.sum(axis=2)
             n = nc.sum(axis=1)
-            delta = _ordinal_delta(nc)
+            delta = ordinal_delta(nc)
             d_o = (o * delta).sum(axis=(1, 2))
             d_e = np.einsum("bc,bck,bk->b", nc, delta, nc)
             return 1.0 - (n - 1.0) * d_o / d_e
 
     else:
-        delta = _distance_matrix(level, coded, None)
+        delta = distance_matrix(level, coded, None)
         if level == "nominal":  # sum over c != k of n_uc n_uk = m^2 - sum_c n_uc^2
             disagreement = (m * m - np.einsum("uc,uc->u", counts, counts)) * inv
         else:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from backend.domain import ValueKind
-from qa.agreement import CodedRatings, _hashable, _label
+from qa.ratings import CodedRatings, as_hashable, as_label
 from qa.fields import FieldSpec, coded_field, normalised_distance
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def show(value: Any) -> str:
     if isinstance(value, frozenset):
         parts = sorted(f"{k}:{v}" if isinstance(x, tuple) else str(x) for x in value for k, v in [x if isinstance(x, tuple) else (x, None)])
         return "+".join(parts) if parts else "∅"
-    return str(_label(value))
+    return str(as_label(value))
 
 
 def _span(field: CodedField) -> float:
@@ -160,7 +160,7 @@ def gold_scores(field: CodedField) -> np.ndarray:
         return out
     index = {c: i for i, c in enumerate(field.coded.categories)}
     for row in np.flatnonzero(is_gold):
-        g = _hashable(gold.iloc[row])
+        g = as_hashable(gold.iloc[row])
         if field.spec.kind is ValueKind.INTERVAL:
             g = float(g)
         j = index.get(g)
