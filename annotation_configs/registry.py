@@ -4,7 +4,7 @@ A scheme is what annotators answer about one item: a few fields, each with a val
 (``backend.domain.ValueKind``), a label set with English and native-language display names
 (Tamil ``ta``, Malayalam ``ml``, Bengali ``bn``, Chinese ``zh``), instructions, and the
 agreement metric QA applies to it. Label Studio XML (``annotation_configs.xml``) and the
-result normalisation (``annotation_configs.normalise``) are both generated from these records,
+result normalisation (``annotation_configs.labelstudio.results``) are both generated from these records,
 so a scheme is defined once.
 
 Normalised values, per kind (what ``annotations.values`` stores and QA reads):

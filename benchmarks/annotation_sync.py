@@ -44,9 +44,9 @@ def main() -> int:
 
     from sqlalchemy import select
 
-    from annotation_configs import instances as ls
-    from annotation_configs.install import LABEL_STUDIO_VERSION, ensure_installed
-    from annotation_configs.normalise import result_from_values
+    from annotation_configs.labelstudio import instances as ls
+    from annotation_configs.labelstudio.install import LABEL_STUDIO_VERSION, ensure_installed
+    from annotation_configs.labelstudio.results import result_from_values
     from annotation_configs.registry import load_registry
     from backend.db import migrations
     from backend.db.models import Item, MediaAsset, Project, Source, UtteranceRow

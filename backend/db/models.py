@@ -10,7 +10,7 @@ Naming: a row class is named for what it stores (``Source``, ``Item``, ``QARun``
 kernel or a stage package already has a record of that name, the row class takes the suffix
 ``Row`` (``UtteranceRow`` beside ``backend.domain.Utterance``, ``AggregatedLabelRow`` beside
 ``exports.records.AggregatedLabel``, ``LabelStudioInstanceRow`` beside
-``annotation_configs.instances.LabelStudioInstance``), so no import needs an alias.
+``annotation_configs.labelstudio.instances.LabelStudioInstance``), so no import needs an alias.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from annotation_configs import instances as ls
-from annotation_configs.install import LABEL_STUDIO_VERSION, LabelStudioInstall, ensure_installed
+from annotation_configs.labelstudio import instances as ls
+from annotation_configs.labelstudio.install import LABEL_STUDIO_VERSION, LabelStudioInstall, ensure_installed
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache"

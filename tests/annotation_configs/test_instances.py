@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from annotation_configs import instances as ls
-from annotation_configs.install import LabelStudioInstall, installed
+from annotation_configs.labelstudio import instances as ls
+from annotation_configs.labelstudio.install import LabelStudioInstall, installed
 from annotation_configs.labelstudio import LabelStudioClient, LabelStudioError
 from backend.domain import ConflictError, ServiceUnavailableError, ValidationError
 
@@ -77,7 +77,7 @@ def test_a_busy_port_is_refused_not_silently_moved(solo, ls_install) -> None:
 
 def test_starting_without_an_install_says_how_to_install(tmp_path: Path, solo) -> None:
     missing = LabelStudioInstall(venv=tmp_path / "no-venv", version="1.23.2")
-    with pytest.raises(ServiceUnavailableError, match="python -m annotation_configs.install --venv"):
+    with pytest.raises(ServiceUnavailableError, match="python -m annotation_configs.labelstudio.install --venv"):
         ls.start(missing, replace(solo["instance"], pid=None, port=ls.free_port()))
 
 

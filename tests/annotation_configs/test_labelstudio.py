@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from annotation_configs.labelstudio import LabelStudioClient, LabelStudioError
-from annotation_configs.normalise import result_from_values, values_from_result
+from annotation_configs.labelstudio.results import result_from_values, values_from_result
 from annotation_configs.registry import load_registry
 from annotation_configs.xml import MediaKind, label_config, task_data
 from backend.domain import NotFoundError, ServiceUnavailableError, ValidationError
@@ -103,7 +103,7 @@ def test_each_annotator_sees_nothing_of_another_annotators_instance(ls_fleet) ->
 
 
 def test_a_server_that_is_down_gives_a_clear_error() -> None:
-    from annotation_configs.instances import free_port
+    from annotation_configs.labelstudio.instances import free_port
 
     down = LabelStudioClient(f"http://127.0.0.1:{free_port()}", "0" * 40, timeout_s=5)
     with pytest.raises(ServiceUnavailableError, match=r"cannot be reached to create project 'x'.*mmcurate labelstudio start"):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotation_configs.normalise import result_from_values, values_from_result
+from annotation_configs.labelstudio.results import result_from_values, values_from_result
 from annotation_configs.registry import SchemeField, load_registry
 from backend.domain import ValidationError, ValueKind
 

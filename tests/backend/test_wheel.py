@@ -25,7 +25,7 @@ from backend.db.models import Base
 REPO = Path(__file__).resolve().parents[2]
 
 RUNTIME_DATA = (
-    "backend/db/alembic/**/*", "annotation_configs/schemes/*.yaml", "annotation_configs/labelstudio_site/*.py",
+    "backend/db/alembic/**/*", "annotation_configs/schemes/*.yaml", "annotation_configs/labelstudio/site/*.py",
 )
 """Files the code finds beside its modules through ``__file__``; every one must be in the wheel."""
 

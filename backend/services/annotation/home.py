@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from annotation_configs import instances as ls
-from annotation_configs.install import (
+from annotation_configs.labelstudio import instances as ls
+from annotation_configs.labelstudio.install import (
     LABEL_STUDIO_VERSION,
     LabelStudioInstall,
     ensure_installed,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
-from annotation_configs import instances as ls
+from annotation_configs.labelstudio import instances as ls
 from backend.domain import InstanceRole, Progress
 from backend.services.annotation.home import (
     LabelStudioHome,

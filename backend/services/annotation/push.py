@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from annotation_configs import instances as ls
+from annotation_configs.labelstudio import instances as ls
 from annotation_configs.labelstudio import LabelStudioClient
-from annotation_configs.normalise import result_from_values
+from annotation_configs.labelstudio.results import result_from_values
 from annotation_configs.registry import Scheme, SchemeRegistry, shipped_registry
 from annotation_configs.xml import ContextLine, MediaKind, label_config, task_data
 from backend.db.models import (

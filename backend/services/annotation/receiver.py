@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 
-from annotation_configs import instances as ls
+from annotation_configs.labelstudio import instances as ls
 from annotation_configs.labelstudio import AnnotationEvent, LsAnnotation
 from annotation_configs.registry import SchemeRegistry, shipped_registry
 from backend.db.models import WebhookEvent

@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from annotation_configs import instances as ls
+from annotation_configs.labelstudio import instances as ls
 from annotation_configs.xml import MediaKind
 from backend.db.models import Item, Task
 from backend.domain import ItemKind, ValidationError

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from annotation_configs.normalise import result_from_values
+from annotation_configs.labelstudio.results import result_from_values
 from annotation_configs.registry import SchemeRegistry, shipped_registry
 from annotation_configs.simulate import answers as simulated_answers
 from annotation_configs.simulate import lead_time_s as simulated_lead_time

@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from annotation_configs import instances as ls
+from annotation_configs.labelstudio import instances as ls
 from annotation_configs.labelstudio import AnnotationEvent, LsAnnotation
-from annotation_configs.normalise import values_from_result
+from annotation_configs.labelstudio.results import values_from_result
 from annotation_configs.registry import SchemeRegistry, shipped_registry
 from backend.db.models import Annotation, AnnotationBatch, AnnotationHistory, LabelStudioInstanceRow, Task
 from backend.domain import (

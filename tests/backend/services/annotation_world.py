@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from annotation_configs import instances as ls
-from annotation_configs.install import LabelStudioInstall
+from annotation_configs.labelstudio import instances as ls
+from annotation_configs.labelstudio.install import LabelStudioInstall
 from backend.db.models import Item, MediaAsset, Project, Source, UtteranceRow
 from backend.db.session import engine_for, session_factory
 from backend.services import annotation as service

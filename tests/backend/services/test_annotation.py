@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from annotation_configs import instances as ls
+from annotation_configs.labelstudio import instances as ls
 from annotation_configs.labelstudio import LabelStudioClient
-from annotation_configs.normalise import result_from_values
+from annotation_configs.labelstudio.results import result_from_values
 from annotation_configs.registry import load_registry
 from backend.db.models import Annotation, AnnotationBatch, AnnotationHistory, Annotator, Item, Task
 from backend.domain import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from annotation_configs import instances as ls
+from annotation_configs.labelstudio import instances as ls
 from annotation_configs.labelstudio import LabelStudioClient, LabelStudioError
-from annotation_configs.normalise import result_from_values
+from annotation_configs.labelstudio.results import result_from_values
 from annotation_configs.registry import load_registry
 from backend.db.models import Annotation, Item, LabelStudioInstanceRow, Task
 from backend.services import annotation as service

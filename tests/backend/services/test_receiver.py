@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
-from annotation_configs import instances as ls
+from annotation_configs.labelstudio import instances as ls
 from annotation_configs.labelstudio import AnnotationEvent, LabelStudioClient
-from annotation_configs.normalise import result_from_values
+from annotation_configs.labelstudio.results import result_from_values
 from annotation_configs.registry import load_registry
 from backend.api.app import create_app
 from backend.db.models import Annotation, WebhookEvent

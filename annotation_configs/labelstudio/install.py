@@ -2,7 +2,7 @@
 
 Idempotent: a marker file in the venv records the installed version, so a second call returns
 at once; a concurrent call waits on a lock instead of installing twice. Run it ahead of time
-with ``python -m annotation_configs.install --venv DIR`` (CI caches DIR).
+with ``python -m annotation_configs.labelstudio.install --venv DIR`` (CI caches DIR).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _run(command: list[str], what: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Install Label Studio into its own venv. Example: "
-        "python -m annotation_configs.install --venv .cache/labelstudio-venv"
+        "python -m annotation_configs.labelstudio.install --venv .cache/labelstudio-venv"
     )
     parser.add_argument("--venv", type=Path, required=True, help="virtual environment folder")
     parser.add_argument("--version", default=LABEL_STUDIO_VERSION)

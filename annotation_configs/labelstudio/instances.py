@@ -8,7 +8,7 @@ starts, everything that opens it is made its own: the organisation's invite toke
 password and API token (written into the copied database), and its SECRET_KEY — so nothing
 that opens one instance opens another.
 
-Each instance runs with Django settings of ours (``labelstudio_site/``: curator-only
+Each instance runs with Django settings of ours (``site/``: curator-only
 endpoints refused to the annotator, 5xx responses without server paths), a minimal
 environment (none of the curator's secrets), Label Studio's SSRF protection on with only the
 webhook receiver's address allowed, and a document root of its own that holds just the media
@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from annotation_configs.install import LabelStudioInstall
+from annotation_configs.labelstudio.install import LabelStudioInstall
 from backend.domain import (
     ConflictError,
     InstanceRole,
@@ -44,7 +44,7 @@ from backend.domain import (
 
 HOST = "127.0.0.1"
 _TEMPLATE_MARKER = "mmcurate-template.json"
-SITE_DIR = Path(__file__).parent / "labelstudio_site"
+SITE_DIR = Path(__file__).parent / "site"
 SETTINGS_MODULE = "mmcurate_labelstudio_settings"
 # the only variables of ours a Label Studio process inherits: none holds a secret
 _INHERITED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
@@ -205,7 +205,7 @@ def _spawn(
     if not install.executable.exists():
         raise ServiceUnavailableError(
             f"Label Studio is not installed at {install.venv}; run "
-            f"`python -m annotation_configs.install --venv {install.venv}` first"
+            f"`python -m annotation_configs.labelstudio.install --venv {install.venv}` first"
         )
     deadline = time.monotonic() + port_wait_s  # a server killed a moment ago may still hold its port
     while not port_is_free(port):
