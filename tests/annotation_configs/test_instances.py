@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import signal
 import socket
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import pytest
 from annotation_configs.labelstudio import instances as ls
 from annotation_configs.labelstudio.install import LabelStudioInstall, installed
 from annotation_configs.labelstudio import LabelStudioClient, LabelStudioError
-from backend.domain import ConflictError, ServiceUnavailableError, ValidationError
+from backend.domain import ConflictError, InstanceRole, ServiceUnavailableError, ValidationError
 
 pytestmark = pytest.mark.labelstudio
 
@@ -26,6 +29,25 @@ def solo(ls_install, ls_template, ls_media_root, tmp_path_factory):
         ls_install, ls_template, tmp_path_factory.mktemp("solo") / "solo", ls_media_root, name="solo")}
     yield holder
     ls.stop(holder["instance"])
+
+
+@pytest.fixture
+def never_started(ls_template, ls_media_root, tmp_path: Path) -> Iterator[ls.LabelStudioInstance]:
+    """A stopped instance on a data dir of its own: a template copy made its own, never started.
+
+    ``start`` first ends any process serving the data dir it is given, so a test that starts a
+    record on another instance's data dir (even one bound to fail) kills that instance; starting
+    this one touches no other. Whatever the test did, nothing serves its data dir afterwards.
+    """
+    data_dir = tmp_path / "never-started"
+    shutil.copytree(ls_template.data_dir, data_dir)
+    admin_password, admin_token = ls.make_own(data_dir, ls_template.admin_email)
+    record = ls.LabelStudioInstance(
+        name="never-started", role=InstanceRole.ANNOTATOR, port=ls.free_port(), data_dir=data_dir,
+        media_root=ls_media_root, secret_key=secrets.token_urlsafe(40), admin_email=ls_template.admin_email,
+        admin_password=admin_password, admin_token=admin_token)
+    yield record
+    ls.stop(record)
 
 
 def test_the_install_is_pinned_and_found_again(ls_install: LabelStudioInstall) -> None:
@@ -65,20 +87,20 @@ def test_restart_dead_leaves_a_running_instance_alone(solo, ls_install) -> None:
     assert ls.restart_dead(ls_install, [instance]) == [instance]
 
 
-def test_a_busy_port_is_refused_not_silently_moved(solo, ls_install) -> None:
+def test_a_busy_port_is_refused_not_silently_moved(never_started, ls_install) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         busy = holder.getsockname()[1]
-        stopped = replace(solo["instance"], pid=None, port=busy, name="clash")
+        stopped = replace(never_started, port=busy, name="clash")
         with pytest.raises(ConflictError, match=f"port {busy} on 127.0.0.1 is already in use"):
             ls.start(ls_install, stopped, port_wait_s=0.5)
 
 
-def test_starting_without_an_install_says_how_to_install(tmp_path: Path, solo) -> None:
+def test_starting_without_an_install_says_how_to_install(tmp_path: Path, never_started) -> None:
     missing = LabelStudioInstall(venv=tmp_path / "no-venv", version="1.23.2")
     with pytest.raises(ServiceUnavailableError, match="python -m annotation_configs.labelstudio.install --venv"):
-        ls.start(missing, replace(solo["instance"], pid=None, port=ls.free_port()))
+        ls.start(missing, never_started)
 
 
 def test_the_state_file_keeps_every_record_and_refuses_garbage(tmp_path: Path, solo) -> None:
