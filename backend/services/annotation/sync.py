@@ -100,8 +100,9 @@ class WebhookLookups:
     """Instance ids by name and tasks by (instance id, Label Studio task id) that the receiver already found.
 
     Only rows that exist are remembered (a task pushed later is still found). A row deleted after it
-    was remembered makes the next insert fail its foreign key; the receiver then calls ``clear`` and
-    stores the event again, so a stale entry costs a retry, never a wrong row.
+    was remembered makes the next insert fail its foreign key; the receiver's refresher then calls
+    ``clear`` and the events stay pending for its next round, so a stale entry costs a retry, never a
+    wrong row.
     """
 
     instance_ids: dict[str, int] = field(default_factory=dict)
