@@ -37,6 +37,20 @@ class Settings(BaseSettings):
         default=None, description="An existing Label Studio to use in shared mode instead of local instances."
     )
     labelstudio_token: str | None = None
+    annotator_url: str | None = Field(
+        default=None,
+        description="The address annotators open (the reverse proxy's public URL, e.g. https://curate.example.org); "
+        "each annotator's workspace is <annotator_url>/a/<pseudonym>/. Default: http://<api_host>:<api_port>.",
+    )
+    instance_idle_minutes: float = Field(
+        default=30.0, gt=0, description="Stop an annotator's Label Studio after this long with no request "
+        "(a task they opened keeps it up to four times as long).",
+    )
+    max_running_instances: int = Field(
+        default=0, ge=0, description="At most this many Label Studio instances up at once (0: as many as "
+        "the machine's available memory holds at ~400 MB each).",
+    )
+    instance_starts: int = Field(default=2, ge=1, description="Label Studio instances started at the same time, at most.")
     asr_backend: str = "faster-whisper"
     asr_model: str | None = Field(
         default=None, description="Whisper model name or local path; default: the bundled multilingual base."
@@ -60,6 +74,14 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'mmcurate.db'}"
+
+    @property
+    def gateway_url(self) -> str:
+        """The base of every annotator's address (no trailing slash)."""
+        if self.annotator_url:
+            return self.annotator_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.api_port}"
 
     @property
     def media_dir(self) -> Path:

@@ -78,10 +78,18 @@ class LabelStudioInstance:
     user_token: str | None = None
     external_url: str | None = None
     webhook_url: str | None = None
+    public_url: str | None = None
+    lock_ttl_s: int | None = None
 
     @property
     def url(self) -> str:
+        """Where mmcurate itself talks to the instance (loopback; the gateway proxies ``public_url`` here)."""
         return self.external_url or f"http://{HOST}:{self.port}"
+
+    @property
+    def address(self) -> str:
+        """Where a person opens the instance: its gateway address, or ``url`` for one made without a gateway."""
+        return f"{self.public_url}/" if self.public_url else self.url
 
     @property
     def managed(self) -> bool:
@@ -164,12 +172,16 @@ def banned_subnets(webhook_url: str | None) -> list[str]:
 
 def labelstudio_env(
     data_dir: Path, media_root: Path, secret_key: str, admin_email: str, admin_password: str, admin_token: str,
-    webhook_url: str | None = None,
+    webhook_url: str | None = None, public_url: str | None = None, lock_ttl_s: int | None = None,
 ) -> dict[str, str]:
     """The environment of a headless, hardened Label Studio with a known admin token (see the notes).
 
     Only a few harmless variables are inherited (no ``HF_TOKEN``, database URL or mmcurate
-    secret reaches the process); ``HOME`` is the instance's own data dir.
+    secret reaches the process); ``HOME`` is the instance's own data dir. With ``public_url``
+    (the gateway's address of this instance, ``https://host/a/<name>``) Label Studio builds
+    its pages, static files, API calls and redirects under that path, accepts form posts from
+    that origin (the gateway scopes its cookies there); ``lock_ttl_s`` is how long a task
+    an annotator opened stays "open" (Label Studio's default is a day).
     """
     env = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
     env.update(
@@ -196,6 +208,15 @@ def labelstudio_env(
         LATEST_VERSION_CHECK="false",
         SECRET_KEY=secret_key,
     )
+    if public_url:
+        from urllib.parse import urlparse
+
+        parts = urlparse(public_url)
+        # (cookies stay without Secure here, as mmcurate itself signs people up over loopback http; the
+        # gateway marks them Secure on their way to an https browser)
+        env.update(LABEL_STUDIO_HOST=public_url.rstrip("/"), CSRF_TRUSTED_ORIGINS=f"{parts.scheme}://{parts.netloc}")
+    if lock_ttl_s:
+        env["TASK_LOCK_TTL"] = str(int(lock_ttl_s))
     return env
 
 
@@ -386,6 +407,8 @@ def create_instance(
     port: int | None = None,
     avoid_ports: Iterable[int] = (),
     webhook_url: str | None = None,
+    public_url: str | None = None,
+    lock_ttl_s: int | None = None,
     timeout_s: float = 120.0,
 ) -> LabelStudioInstance:
     """Copy the template to ``data_dir``, make its secrets its own, start it; return it running."""
@@ -409,6 +432,8 @@ def create_instance(
         admin_token=admin_token,
         annotator=annotator,
         webhook_url=webhook_url,
+        public_url=public_url,
+        lock_ttl_s=lock_ttl_s,
     )
     return start(install, instance, timeout_s=timeout_s)
 
@@ -464,7 +489,7 @@ def start(
     os.chmod(instance.media_root, 0o700)
     env = labelstudio_env(
         instance.data_dir, instance.media_root, instance.secret_key, instance.admin_email,
-        instance.admin_password, instance.admin_token, instance.webhook_url,
+        instance.admin_password, instance.admin_token, instance.webhook_url, instance.public_url, instance.lock_ttl_s,
     )
     for pid in stragglers(instance.data_dir):  # a dead instance's orphan would hold the port
         _terminate(pid)
@@ -509,16 +534,22 @@ class InstanceState:
 
     def save(self, instances: dict[str, LabelStudioInstance]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.touch(mode=0o600)
         os.chmod(tmp, 0o600)  # it holds secret keys and tokens
         tmp.write_text(json.dumps({n: i.to_json() for n, i in sorted(instances.items())}, indent=2))
         tmp.replace(self.path)
 
     def put(self, instance: LabelStudioInstance) -> None:
-        instances = self.load()
-        instances[instance.name] = instance
-        self.save(instances)
+        """Record ``instance``; the read-modify-write holds a lock, as the gateway and the CLI both write."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            instances = self.load()
+            instances[instance.name] = instance
+            self.save(instances)
 
 
 def restart_dead(

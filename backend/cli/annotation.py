@@ -37,7 +37,7 @@ def _emit_statuses(rows: list[service.InstanceStatus], as_json: bool) -> None:
     if as_json:
         emit_json_lines(records)
     else:
-        emit_table(records, ["name", "role", "annotator", "url", "pid", "running"])
+        emit_table(records, ["name", "role", "annotator", "url", "pid", "running", "last_used"])
 
 
 @labelstudio_app.command("start")
@@ -64,7 +64,10 @@ def labelstudio_stop(as_json: JsonOption = False) -> None:
 
 @labelstudio_app.command("status")
 def labelstudio_status(as_json: JsonOption = False) -> None:
-    """Each instance, whose it is, its URL and PID, and whether it answers.
+    """Each instance, whose it is, its address on the gateway, whether it is up (with its PID), and when it was last used.
+
+    Instances start when their annotator opens their address (``mmcurate serve`` runs the gateway) or a
+    command needs them, and stop after MMCURATE_INSTANCE_IDLE_MINUTES without use.
 
     Example: mmcurate labelstudio status --json
     """

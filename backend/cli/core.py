@@ -65,7 +65,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (loopback by default).")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
 ) -> None:
-    """Run the FastAPI service (OpenAPI at /docs, health at /health).
+    """Run the FastAPI service (OpenAPI at /docs, health at /health) and the annotators' gateway (/a/<pseudonym>/).
 
     Example: mmcurate serve --port 8765
     """
@@ -74,8 +74,10 @@ def serve(
     from backend.api.app import create_app
 
     config = settings()
+    # the annotators' addresses (the gateway at /a/<pseudonym>/) follow the interface and port served here
+    config = config.model_copy(update={"api_host": host or config.api_host, "api_port": port or config.api_port})
     setup_service.ensure_initialised(config)
-    uvicorn.run(create_app(config), host=host or config.api_host, port=port or config.api_port, log_level="info")
+    uvicorn.run(create_app(config), host=config.api_host, port=config.api_port, log_level="info")
 
 
 @token_app.command("create")

@@ -62,7 +62,9 @@ def _user(request):
 
 def refused(request) -> bool:
     """True when ``request`` is one an annotator may not make."""
-    path, method = request.path, request.method
+    # path_info, not path: behind the gateway Django's path carries the instance's prefix (/a/<name>/...),
+    # while URLs resolve on path_info, so that is what a rule must see
+    path, method = request.path_info, request.method
     if path.startswith("/api/dm/actions"):
         return method in WRITE and bool(_BULK_ACTION.search(request.GET.get("id", "") or "delete"))
     own = _OWN_USER.match(path)
@@ -87,7 +89,7 @@ class CuratorOnlyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path.startswith("/data/local-files") and _escapes(request.GET.get("d") or ""):
+        if request.path_info.startswith("/data/local-files") and _escapes(request.GET.get("d") or ""):
             return HttpResponse(b"", status=404)  # Label Studio answers 500 naming its document root
         if refused(request):
             user = _user(request)

@@ -23,3 +23,18 @@ _base.REST_FRAMEWORK["EXCEPTION_HANDLER"] = "mmcurate_labelstudio_guard.exceptio
 _stock = importlib.util.find_spec("label_studio.core.settings.label_studio").origin
 with open(_stock) as _source:
     exec(compile(_source.read(), _stock, "exec"), globals())  # noqa: S102 - Label Studio's own settings file
+
+# Behind mmcurate's gateway an instance lives under a path of its own (LABEL_STUDIO_HOST ends in /a/<name>,
+# which Label Studio turns into FORCE_SCRIPT_NAME). The gateway scopes every cookie to that path on the way out
+# (mmcurate itself talks to the instance on loopback, where the cookies keep Path=/); the session cookie also
+# carries the instance's name, so even a cookie set before the gateway existed cannot stand in for another's.
+if globals().get("FORCE_SCRIPT_NAME"):
+    SESSION_COOKIE_NAME = "sessionid_" + FORCE_SCRIPT_NAME.strip("/").replace("/", "_")  # noqa: F821 - stock settings
+
+# Label Studio serves with Django's development server, which writes a response's headers and body in two
+# sends; with Nagle's algorithm on, a client that reuses the connection (the gateway does) waits ~40 ms for
+# the delayed ACK on almost every request. The server's own switch turns it off.
+import django.core.servers.basehttp as _basehttp  # noqa: E402
+
+_basehttp.WSGIRequestHandler.disable_nagle_algorithm = True
+

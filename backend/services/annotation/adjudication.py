@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from annotation_configs.labelstudio import instances as ls
 from annotation_configs.registry import Scheme, SchemeRegistry, shipped_registry
 from annotation_configs.xml import ContextLine, MediaKind, label_config, task_data
 from backend.db.models import (
@@ -36,6 +37,7 @@ from backend.services.annotation.home import (
     resolve_home,
 )
 from backend.services.annotation.instances import new_instance
+from backend.services.annotation.lifecycle import in_use, stop_instance
 from backend.services.annotation.push import display_language, ensure_webhooks
 from backend.services.annotation.serving import storage_folder, task_content
 from backend.settings import Settings
@@ -99,11 +101,21 @@ def push_adjudications(
         made = admin_client(instance).create_login(adjudicator_email, password)
         instance = replace(instance, user_email=adjudicator_email, user_id=made.user_id, user_token=made.token)
         home.save(instance)
-        login = AnnotatorLogin(adjudicator.pseudonym, adjudicator_email, password, instance.url, (), False)
+        instance = stop_instance(home, instance)  # up only while used, like every instance
+        login = AnnotatorLogin(adjudicator.pseudonym, adjudicator_email, password, instance.address, (), False)
         records[ADJUDICATION_INSTANCE] = instance
     instance = records[ADJUDICATION_INSTANCE]
     if adjudicator is None:
         raise NotFoundError(f"no adjudicator with email {adjudicator_email!r}")
+    with in_use(home, instance) as running:
+        sent = _send_reviews(session, settings, registry, project_row, open_rows, adjudicator, running)
+    return AdjudicationPush(sent, instance.address, login)
+
+
+def _send_reviews(session: Session, settings: Settings, registry: SchemeRegistry, project_row: Any,
+                  open_rows: list[Any], adjudicator: Annotator, instance: ls.LabelStudioInstance) -> int:
+    from backend.db.models import Adjudication
+
     row = mirror_instance(session, instance, annotator_id=adjudicator.id)
     client = admin_client(instance)
     sent = 0
@@ -146,4 +158,4 @@ def push_adjudications(
             adjudication.status = AdjudicationStatus.SENT
             sent += 1
     session.flush()
-    return AdjudicationPush(sent, instance.url, login)
+    return sent

@@ -26,6 +26,7 @@ from backend.services.annotation.home import (
     resolve_home,
 )
 from backend.services.annotation.instances import new_instance
+from backend.services.annotation.lifecycle import record_synced, stop_instance
 from backend.services.projects import validate_languages
 from backend.settings import Settings
 
@@ -51,8 +52,13 @@ def add_annotator(
     simulated: bool = False,
     password: str | None = None,
     home: LabelStudioHome | None = None,
+    keep_running: bool = False,
 ) -> AnnotatorLogin:
-    """A pseudonymous annotator with their own Label Studio instance and a user there who can log in."""
+    """A pseudonymous annotator with their own Label Studio instance and a user there who can log in.
+
+    The instance is stopped once the login exists (unless ``keep_running``): it starts when the
+    annotator first opens their address on the gateway, or when a command needs it.
+    """
     home = resolve_home(settings, home)
     email = email.strip()
     if "@" not in email or " " in email:
@@ -74,8 +80,11 @@ def add_annotator(
     login = admin_client(instance).create_login(email, secret)
     instance = replace(instance, user_email=email, user_id=login.user_id, user_token=login.token)
     home.save(instance)
+    if not keep_running and instance.managed:
+        instance = stop_instance(home, instance)
+        record_synced(home, instance, ())  # a new instance holds no judgements: no pull needs to start it
     mirror_instance(session, instance, annotator_id=annotator.id)
-    return AnnotatorLogin(pseudonym, email, secret, instance.url, langs, simulated)
+    return AnnotatorLogin(pseudonym, email, secret, instance.address, langs, simulated)
 
 
 def ensure_annotator(
@@ -91,7 +100,7 @@ def ensure_annotator(
     if found is None:
         return add_annotator(session, settings, email, languages, home=home), True
     instance = resolve_home(settings, home).state().load().get(found.pseudonym)
-    url = instance.url if instance else ""
+    url = instance.address if instance else ""
     return AnnotatorLogin(found.pseudonym, found.email, None, url, tuple(found.languages or ()), found.simulated), False
 
 
@@ -104,6 +113,6 @@ def list_annotators(session: Session, settings: Settings, *, home: LabelStudioHo
         out.append({
             "id": annotator.id, "pseudonym": annotator.pseudonym, "email": annotator.email,
             "languages": list(annotator.languages or []), "simulated": annotator.simulated,
-            "active": annotator.active, "url": instance.url if instance else None,
+            "active": annotator.active, "url": instance.address if instance else None,
         })
     return out

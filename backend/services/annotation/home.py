@@ -24,6 +24,7 @@ ADJUDICATION_INSTANCE = "adjudication"
 WEBHOOK_PATH = "/webhooks/labelstudio"
 SECRET_HEADER = "X-Mmcurate-Secret"
 INSTANCE_HEADER = "X-Mmcurate-Instance"
+GATEWAY_PREFIX = "/a"
 
 
 def utcnow() -> datetime:
@@ -47,6 +48,9 @@ class LabelStudioHome:
     shared_url: str | None = None
     shared_token: str | None = None
     serve_root: Path | None = None
+    gateway_url: str | None = None
+    idle_s: float = 1800.0
+    webhook_url: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "LabelStudioHome":
@@ -60,11 +64,33 @@ class LabelStudioHome:
             shared_url=settings.labelstudio_url,
             shared_token=settings.labelstudio_token,
             serve_root=settings.labelstudio_dir / "serve",
+            gateway_url=settings.gateway_url,
+            idle_s=settings.instance_idle_minutes * 60,
+            webhook_url=receiver_url(settings),
         )
 
     def document_root(self, name: str) -> Path:
         """The only folder instance ``name`` serves files from."""
         return (self.serve_root or self.instances_dir.parent / "serve") / name
+
+    def public_url(self, name: str) -> str | None:
+        """Where people open instance ``name``: its path on the gateway (None in shared mode)."""
+        return None if self.shared or not self.gateway_url else f"{self.gateway_url.rstrip('/')}{GATEWAY_PREFIX}/{name}"
+
+    @property
+    def lock_ttl_s(self) -> int:
+        """How long a task an annotator opened holds their instance up without a request (4 x the idle time)."""
+        return int(self.idle_s * 4)
+
+    @property
+    def activity_dir(self) -> Path:
+        """One file per instance whose modification time is its last use (gateway requests, CLI commands)."""
+        return self.instances_dir.parent / "activity"
+
+    @property
+    def synced_dir(self) -> Path:
+        """What was last reconciled of each stopped instance (see ``lifecycle``)."""
+        return self.instances_dir.parent / "synced"
 
     @property
     def shared(self) -> bool:

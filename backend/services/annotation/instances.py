@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
 
@@ -11,26 +12,32 @@ from backend.domain import InstanceRole, Progress
 from backend.services.annotation.home import (
     LabelStudioHome,
     mirror_instance,
-    receiver_url,
     resolve_home,
 )
+from backend.services.annotation.lifecycle import ensure_running, last_activity
 from backend.services.annotation.serving import serve_instance_tasks
 from backend.settings import Settings
 
 
 @dataclass(frozen=True)
 class InstanceStatus:
+    """One instance: whose it is, where people open it (``url``), whether it is up, and when it was last used."""
+
     name: str
     role: str
     annotator: str | None
     url: str
     pid: int | None
     running: bool
+    last_used: str | None = None
 
 
-def _status(instance: ls.LabelStudioInstance) -> InstanceStatus:
+def _status(instance: ls.LabelStudioInstance, home: LabelStudioHome | None = None) -> InstanceStatus:
     running = ls.is_running(instance) if instance.managed else ls.health(instance.url)
-    return InstanceStatus(instance.name, instance.role, instance.annotator, instance.url, instance.pid, running)
+    used = last_activity(home, instance.name) if home else None
+    stamp = datetime.fromtimestamp(used, timezone.utc).isoformat(timespec="seconds") if used else None
+    return InstanceStatus(instance.name, instance.role, instance.annotator, instance.address, instance.pid if running else None,
+                          running, stamp)
 
 
 def start_instances(
@@ -46,27 +53,26 @@ def start_instances(
     out = []
     for done, instance in enumerate(records, start=1):
         if instance.managed:
-            instance = _current(session, settings, home, instance)
-            if not ls.is_running(instance):
-                instance = ls.start(install or home.install(), instance)
-                home.save(instance)
+            instance = ensure_running(home, _moved(session, settings, home, instance))
         mirror_instance(session, instance)
-        out.append(_status(instance))
+        out.append(_status(instance, home))
         if on_progress:
             on_progress("start instances", done, len(records))
     return out
 
 
-def _current(session: Session, settings: Settings, home: LabelStudioHome, instance: ls.LabelStudioInstance
-             ) -> ls.LabelStudioInstance:
-    """``instance`` with this release's document root and webhook address; stopped (to restart) when they changed.
+def _moved(session: Session, settings: Settings, home: LabelStudioHome, instance: ls.LabelStudioInstance
+           ) -> ls.LabelStudioInstance:
+    """``instance`` serving from a document root of its own (stopped, to restart, when it had to move).
 
     An instance made before per-instance document roots served the whole data dir: it moves
-    to its own root, into which the media of its tasks are linked first.
+    to its own root, into which the media of its tasks are linked first. Everything else that
+    changed (address, webhook) is applied by ``ensure_running``.
     """
-    wanted = replace(instance, media_root=home.document_root(instance.name), webhook_url=receiver_url(settings))
-    if wanted == instance:
+    root = home.document_root(instance.name)
+    if instance.media_root == root:
         return instance
+    wanted = replace(instance, media_root=root)
     row = mirror_instance(session, instance)
     serve_instance_tasks(session, settings.data_dir, wanted, row.id)
     wanted = ls.stop(wanted)
@@ -83,13 +89,14 @@ def stop_instances(session: Session, settings: Settings, *, home: LabelStudioHom
             instance = ls.stop(instance)
             home.save(instance)
         mirror_instance(session, instance)
-        out.append(_status(instance))
+        out.append(_status(instance, home))
     return out
 
 
 def instance_statuses(settings: Settings, *, home: LabelStudioHome | None = None) -> list[InstanceStatus]:
     """Each instance, whose it is, and whether it answers."""
-    return [_status(i) for i in resolve_home(settings, home).state().load().values()]
+    home = resolve_home(settings, home)
+    return [_status(i, home) for i in home.state().load().values()]
 
 
 def new_instance(
@@ -111,5 +118,5 @@ def new_instance(
     taken = [i.port for i in home.state().load().values()]
     return ls.create_instance(
         install, template, data_dir, home.document_root(name), name=name, role=role, annotator=annotator,
-        avoid_ports=taken, webhook_url=webhook_url,
+        avoid_ports=taken, webhook_url=webhook_url, public_url=home.public_url(name), lock_ttl_s=home.lock_ttl_s,
     )

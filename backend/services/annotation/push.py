@@ -44,6 +44,7 @@ from backend.services.annotation.home import (
     mirror_instance,
     resolve_home,
 )
+from backend.services.annotation.lifecycle import in_use
 from backend.services.annotation.serving import storage_folder, task_content
 from backend.services.secrets import instance_webhook_secret
 from backend.settings import Settings
@@ -269,67 +270,73 @@ def push(
             raise ValidationError(
                 f"instance {instance.name!r} still serves the whole data dir (made by an earlier mmcurate); run "
                 "`mmcurate labelstudio start` once to move it to a document root of its own, then push again")
-        row = mirror_instance(session, instance, annotator_id=annotator.id)
-        client = admin_client(instance)
-        by_media: dict[MediaKind, list[dict[str, Any]]] = defaultdict(list)
-        for item in items:
-            utterance = item.utterance
-            media, content = task_content(settings.data_dir, instance, item)
-            data = task_data(
-                media, content, item_id=item.id,
-                speaker=utterance.speaker_label if utterance else None,
-                transcript=(item.text or "") if media is not MediaKind.TEXT else "",
-                context=_context(session, item, utterance, context_cache),
-                meta={"mmcurate_batch": batch.id, "language": item.language or ""},
-            )
-            task: dict[str, Any] = {"data": data}
-            prediction = _asr_prediction(scheme, item, utterance, media)
-            if prediction:
-                task["predictions"] = [prediction]
-            by_media[media].append(task)
-        for media, tasks in by_media.items():
-            title = _project_title(project, scheme, media)
-            if instance.external_url:
-                title = f"{title} / {annotator.pseudonym}"
-            ls_project = client.ensure_project(
-                title, label_config(scheme, media, options.display_language or display_language(project)),
-                instructions=scheme.instruction(options.display_language), maximum_annotations=1,
-            )
-            for folder in sorted({f for t in tasks
-                                  if (f := storage_folder(settings.data_dir, instance, t["data"][media.value]))}):
-                client.ensure_local_storage(ls_project, folder)
-            # reconcile: tasks already in Label Studio (a crashed run) are recorded, not imported again
-            known = {t.ls_task_id for t in session.scalars(select(Task).where(Task.instance_id == row.id))}
-            in_ls: dict[int, int] = {}
-            for ls_task in client.export_tasks(ls_project, all_tasks=True):
-                item_id = (ls_task.get("data") or {}).get("item_id")
-                if isinstance(item_id, int):
-                    in_ls[item_id] = int(ls_task["id"])
-            to_import = []
-            for task in tasks:
-                item_id = task["data"]["item_id"]
-                if item_id in in_ls:
-                    if in_ls[item_id] not in known:
-                        session.add(Task(batch_id=batch.id, item_id=item_id, annotator_id=annotator.id,
-                                         instance_id=row.id, ls_project_id=ls_project, ls_task_id=in_ls[item_id]))
-                        recovered += 1
-                else:
-                    to_import.append(task)
-            ids = client.import_tasks(ls_project, to_import)
-            for task, ls_task_id in zip(to_import, ids):
-                session.add(Task(batch_id=batch.id, item_id=task["data"]["item_id"], annotator_id=annotator.id,
-                                 instance_id=row.id, ls_project_id=ls_project, ls_task_id=ls_task_id))
-            created += len(ids)
-            session.flush()
-            if on_progress:
-                on_progress("push tasks", created + recovered, total)
+        with in_use(home, instance) as instance:  # started for the push when down, stopped again after
+            row = mirror_instance(session, instance, annotator_id=annotator.id)
+            client = admin_client(instance)
+            by_media: dict[MediaKind, list[dict[str, Any]]] = defaultdict(list)
+            for item in items:
+                utterance = item.utterance
+                media, content = task_content(settings.data_dir, instance, item)
+                data = task_data(
+                    media, content, item_id=item.id,
+                    speaker=utterance.speaker_label if utterance else None,
+                    transcript=(item.text or "") if media is not MediaKind.TEXT else "",
+                    context=_context(session, item, utterance, context_cache),
+                    meta={"mmcurate_batch": batch.id, "language": item.language or ""},
+                )
+                task: dict[str, Any] = {"data": data}
+                prediction = _asr_prediction(scheme, item, utterance, media)
+                if prediction:
+                    task["predictions"] = [prediction]
+                by_media[media].append(task)
+            for media, tasks in by_media.items():
+                title = _project_title(project, scheme, media)
+                if instance.external_url:
+                    title = f"{title} / {annotator.pseudonym}"
+                ls_project = client.ensure_project(
+                    title, label_config(scheme, media, options.display_language or display_language(project)),
+                    instructions=scheme.instruction(options.display_language), maximum_annotations=1,
+                )
+                for folder in sorted({f for t in tasks
+                                      if (f := storage_folder(settings.data_dir, instance, t["data"][media.value]))}):
+                    client.ensure_local_storage(ls_project, folder)
+                # reconcile: tasks already in Label Studio (a crashed run) are recorded, not imported again
+                known = {t.ls_task_id for t in session.scalars(select(Task).where(Task.instance_id == row.id))}
+                in_ls: dict[int, int] = {}
+                for ls_task in client.export_tasks(ls_project, all_tasks=True):
+                    item_id = (ls_task.get("data") or {}).get("item_id")
+                    if isinstance(item_id, int):
+                        in_ls[item_id] = int(ls_task["id"])
+                to_import = []
+                for task in tasks:
+                    item_id = task["data"]["item_id"]
+                    if item_id in in_ls:
+                        if in_ls[item_id] not in known:
+                            session.add(Task(batch_id=batch.id, item_id=item_id, annotator_id=annotator.id,
+                                             instance_id=row.id, ls_project_id=ls_project, ls_task_id=in_ls[item_id]))
+                            recovered += 1
+                    else:
+                        to_import.append(task)
+                ids = client.import_tasks(ls_project, to_import)
+                for task, ls_task_id in zip(to_import, ids):
+                    session.add(Task(batch_id=batch.id, item_id=task["data"]["item_id"], annotator_id=annotator.id,
+                                     instance_id=row.id, ls_project_id=ls_project, ls_task_id=ls_task_id))
+                created += len(ids)
+                session.flush()
+                if on_progress:
+                    on_progress("push tasks", created + recovered, total)
         per_annotator[annotator.pseudonym] = len(items)
-    for annotator in annotators:  # every webhook of these instances as mmcurate made it, repaired if changed
+    # every webhook of these instances as mmcurate made it, repaired if changed: on those that got tasks now or
+    # are up (a stopped instance sends nothing; it is repaired by the next push that gives it tasks)
+    for annotator in annotators:
         instance = records[annotator.pseudonym]
+        if annotator.id not in plan and instance.managed and not ls.is_running(instance):
+            continue
         projects = set(session.scalars(select(Task.ls_project_id).join(LabelStudioInstanceRow, LabelStudioInstanceRow.id == Task.instance_id)
                                        .where(LabelStudioInstanceRow.name == instance.name)))
         if projects:
-            ensure_webhooks(settings, instance, admin_client(instance), projects)
+            with in_use(home, instance) as running:
+                ensure_webhooks(settings, running, admin_client(running), projects)
     return PushResult(batch.id, len(regular), len(gold), created, recovered, tasks_existing, per_annotator)
 
 

@@ -13,11 +13,12 @@ import errno
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from annotation_configs.labelstudio import LabelStudioClient
 from annotation_configs.labelstudio import instances as ls
 from annotation_configs.xml import MediaKind
 from backend.db.models import Item, Task
@@ -87,14 +88,26 @@ def task_content(data_dir: Path, instance: ls.LabelStudioInstance, item: Item) -
         relative = serve_file(instance.media_root, data_dir, path)
     else:  # a shared server: its document root is the deployment's own choice
         relative = relative_media_path(data_dir, path)
-    return media, LOCAL_FILES_PREFIX + quote(relative.as_posix())
+    return media, media_url_prefix(instance) + quote(relative.as_posix())
+
+
+def media_url_prefix(instance: ls.LabelStudioInstance) -> str:
+    """How a task's media URL starts: under the instance's gateway path when it has one.
+
+    The labeling view requests a task's media URL as it is written in the task (Label Studio
+    does not put its own path prefix in front of it), so behind the gateway the URL must
+    carry ``/a/<name>`` itself.
+    """
+    base = urlsplit(instance.public_url).path.rstrip("/") if instance.public_url else ""
+    return base + LOCAL_FILES_PREFIX
 
 
 def storage_folder(data_dir: Path, instance: ls.LabelStudioInstance, url: str) -> str | None:
     """The local-files storage folder that covers ``url`` in ``instance`` (None for content that is not a file)."""
-    if not url.startswith(LOCAL_FILES_PREFIX):
+    at = url.find(LOCAL_FILES_PREFIX)
+    if at < 0 or url[:at] not in ("", media_url_prefix(instance)[: -len(LOCAL_FILES_PREFIX)]):
         return None
-    top = unquote(url[len(LOCAL_FILES_PREFIX):]).split("/", 1)[0]
+    top = unquote(url[at + len(LOCAL_FILES_PREFIX):]).split("/", 1)[0]
     return str((instance.media_root if instance.managed else data_dir) / top)
 
 
@@ -109,3 +122,28 @@ def serve_instance_tasks(session: Session, data_dir: Path, instance: ls.LabelStu
             serve_file(instance.media_root, data_dir, path)
             served += 1
     return served
+
+
+def repair_media_urls(client: LabelStudioClient, instance: ls.LabelStudioInstance) -> int:
+    """Point every task's media URL of a (running) instance at its current address; how many tasks changed.
+
+    Media URLs are written into tasks at push with the gateway path of that moment (or none, before
+    the gateway existed). When an instance's address changes, its tasks would ask for their media at
+    the old one: each is rewritten to ``media_url_prefix(instance)`` (the file it names is unchanged).
+    """
+    wanted = media_url_prefix(instance)
+    changed = 0
+    for project in client.project_ids():
+        for task in client.export_tasks(project, all_tasks=True):
+            data = dict(task.get("data") or {})
+            fixed = False
+            for key in (m.value for m in MediaKind):
+                value = data.get(key)
+                if isinstance(value, str) and LOCAL_FILES_PREFIX in value and not value.startswith(wanted):
+                    data[key] = wanted + value.split(LOCAL_FILES_PREFIX, 1)[1]
+                    fixed = True
+            if fixed:
+                client.update_task_data(int(task["id"]), data)
+                changed += 1
+    return changed
+

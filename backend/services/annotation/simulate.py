@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from annotation_configs.labelstudio import instances as ls
 from annotation_configs.labelstudio.results import result_from_values
 from annotation_configs.registry import SchemeRegistry, shipped_registry
 from annotation_configs.simulate import answers as simulated_answers
@@ -33,6 +35,7 @@ from backend.services.annotation.home import (
     admin_client,
     resolve_home,
 )
+from backend.services.annotation.lifecycle import in_use
 from backend.services.annotation.push import PushOptions, PushResult, push
 from backend.services.annotation.serving import media_file
 from backend.settings import Settings
@@ -100,26 +103,38 @@ def simulate(
         instance = records[annotator.pseudonym]
         if not instance.user_token:
             raise NotFoundError(f"simulated annotator {annotator.pseudonym} has no API token on record")
-        admin = admin_client(instance)
-        user = admin.as_user(instance.user_token)
-        tasks = list(session.scalars(select(Task).join(AnnotationBatch, AnnotationBatch.id == Task.batch_id).where(
-            Task.annotator_id == annotator.id, Task.kind == TaskKind.ANNOTATION,
-            AnnotationBatch.project_id == project.id, AnnotationBatch.scheme == scheme.name).order_by(Task.id)))
-        answered: set[int] = set()
-        for ls_project in sorted({t.ls_project_id for t in tasks}):
-            answered |= {a.task_id for a in admin.annotations(ls_project)}
-        for done, task in enumerate(tasks, start=1):
-            if task.ls_task_id in answered:
-                already += 1
-                continue
-            item = session.get(Item, task.item_id)
-            fallback = {f.name: item.text for f in scheme.fields if f.kind is ValueKind.FREE_TEXT and item and item.text}
-            values = simulated_answers(scheme, dict(item.reference or {}) if item else {}, accuracy, rng, fallback)
-            values = {k: v for k, v in values.items() if v != "" or scheme.field(k).kind is not ValueKind.FREE_TEXT}
-            media = media_file(item)[0] if item else MediaKind.AUDIO
-            user.create_annotation(task.ls_task_id, result_from_values(scheme, values, media.value),
-                                   lead_time_s=simulated_lead_time(scheme, rng, options.median_seconds_per_field))
-            submitted += 1
-            if on_progress:
-                on_progress(f"simulate {annotator.pseudonym}", done, len(tasks))
+        with in_use(home, instance) as running:
+            counts = _answer(session, options, scheme, project, annotator, accuracy, rng, running, on_progress)
+        submitted += counts[0]
+        already += counts[1]
     return SimulateResult(tuple(a.pseudonym for a in chosen), pushed, submitted, already)
+
+
+def _answer(session: Session, options: SimulateOptions, scheme: Any, project: Any, annotator: Annotator,
+            accuracy: float, rng: random.Random, instance: ls.LabelStudioInstance,
+            on_progress: Progress | None) -> tuple[int, int]:
+    """One simulated annotator answers their open tasks in their (running) instance; (submitted, already done)."""
+    submitted = already = 0
+    admin = admin_client(instance)
+    user = admin.as_user(instance.user_token)
+    tasks = list(session.scalars(select(Task).join(AnnotationBatch, AnnotationBatch.id == Task.batch_id).where(
+        Task.annotator_id == annotator.id, Task.kind == TaskKind.ANNOTATION,
+        AnnotationBatch.project_id == project.id, AnnotationBatch.scheme == scheme.name).order_by(Task.id)))
+    answered: set[int] = set()
+    for ls_project in sorted({t.ls_project_id for t in tasks}):
+        answered |= {a.task_id for a in admin.annotations(ls_project)}
+    for done, task in enumerate(tasks, start=1):
+        if task.ls_task_id in answered:
+            already += 1
+            continue
+        item = session.get(Item, task.item_id)
+        fallback = {f.name: item.text for f in scheme.fields if f.kind is ValueKind.FREE_TEXT and item and item.text}
+        values = simulated_answers(scheme, dict(item.reference or {}) if item else {}, accuracy, rng, fallback)
+        values = {k: v for k, v in values.items() if v != "" or scheme.field(k).kind is not ValueKind.FREE_TEXT}
+        media = media_file(item)[0] if item else MediaKind.AUDIO
+        user.create_annotation(task.ls_task_id, result_from_values(scheme, values, media.value),
+                               lead_time_s=simulated_lead_time(scheme, rng, options.median_seconds_per_field))
+        submitted += 1
+        if on_progress:
+            on_progress(f"simulate {annotator.pseudonym}", done, len(tasks))
+    return submitted, already

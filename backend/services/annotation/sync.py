@@ -43,6 +43,7 @@ from backend.domain import (
 from backend.repositories import projects as project_repo
 from backend.services.annotation.adjudication import finish_adjudications
 from backend.services.annotation.home import LabelStudioHome, admin_client, resolve_home, utcnow
+from backend.services.annotation.lifecycle import in_use, record_synced, synced_projects
 from backend.settings import Settings
 
 
@@ -346,6 +347,61 @@ def store_instance_annotations(
     return result
 
 
+def _pull_instance(session: Session, home: LabelStudioHome, instance: ls.LabelStudioInstance, project_id: int,
+                   projects: dict[int, dict[int, TaskTarget]], registry: SchemeRegistry) -> SyncResult:
+    """Reconcile the tasks of one mmcurate project in one instance, started for it when down (and stopped after).
+
+    Everything is read before anything is stored, so an instance that fails half-way changes nothing.
+    When the instance was down, what it holds is recorded as reconciled for this project (see ``lifecycle``).
+    """
+    held_by_project: dict[int, list[LsAnnotation]] = {}
+    was_synced = synced_projects(home, instance)
+    with in_use(home, instance) as running:
+        client = admin_client(running)
+        for ls_project in sorted(projects):
+            held_by_project[ls_project] = client.annotations(ls_project)
+    stopped = home.state().load().get(instance.name, running)
+    used_by_others = ls.is_running(stopped)  # up after the block: it was up before, or someone uses it now
+    result = SyncResult()
+    session.flush()
+    for ls_project, project_targets in sorted(projects.items()):
+        result.add(_reconcile(session.connection(), instance.name, project_targets, held_by_project[ls_project],
+                              expected_user(instance), registry))
+    if instance.managed and not used_by_others:
+        record_synced(home, stopped, was_synced | {project_id})
+    return result
+
+
+def reconcile_running_instance(session: Session, instance: ls.LabelStudioInstance,
+                               registry: SchemeRegistry | None = None) -> tuple[SyncResult, set[int]]:
+    """Reconcile every task of a running instance, across mmcurate projects (before the gateway stops it).
+
+    Returns what changed and the ids of the mmcurate projects that now hold all it holds.
+    """
+    registry = registry or shipped_registry()
+    targets: dict[int, dict[int, TaskTarget]] = defaultdict(dict)
+    projects: set[int] = set()
+    for task, scheme, project_id in session.execute(
+        select(Task, AnnotationBatch.scheme, AnnotationBatch.project_id)
+        .join(AnnotationBatch, AnnotationBatch.id == Task.batch_id)
+        .join(LabelStudioInstanceRow, LabelStudioInstanceRow.id == Task.instance_id)
+        .where(LabelStudioInstanceRow.name == instance.name)
+    ):
+        projects.add(project_id)
+        targets[task.ls_project_id][task.ls_task_id] = TaskTarget(
+            task.id, task.item_id, task.annotator_id, task.instance_id, task.kind == TaskKind.ADJUDICATION, scheme,
+            task.ls_project_id, task.ls_task_id)
+    client = admin_client(instance)
+    held = {ls_project: client.annotations(ls_project) for ls_project in sorted(targets)}
+    result = SyncResult()
+    session.flush()
+    for ls_project, project_targets in sorted(targets.items()):
+        result.add(_reconcile(session.connection(), instance.name, project_targets, held[ls_project],
+                              expected_user(instance), registry))
+    finish_adjudications(session)
+    return result, projects
+
+
 def pull(
     session: Session,
     settings: Settings,
@@ -375,23 +431,23 @@ def pull(
             task.id, task.item_id, task.annotator_id, task.instance_id, task.kind == TaskKind.ADJUDICATION, scheme,
             task.ls_project_id, task.ls_task_id)
     result = SyncResult()
-    failed: set[int] = set()
-    for done, ((instance_row_id, ls_project), project_targets) in enumerate(sorted(targets.items()), start=1):
+    by_instance: dict[int, dict[int, dict[int, TaskTarget]]] = defaultdict(dict)
+    for (instance_row_id, ls_project), project_targets in targets.items():
+        by_instance[instance_row_id][ls_project] = project_targets
+    done = 0
+    for instance_row_id, projects in sorted(by_instance.items()):
         row = rows[instance_row_id]
         instance = records.get(row.name)
         if instance is None:
             result.unreachable.append(f"{row.name} ({row.url}): no record in {home.state_file}; was the data dir moved?")
-            failed.add(instance_row_id)
-        elif instance_row_id not in failed:
+        elif project_row.id in synced_projects(home, instance) and not ls.is_running(instance):
+            pass  # stopped, and its database has not changed since this project was last reconciled with it
+        else:
             try:
-                held = admin_client(instance).annotations(ls_project)
+                result.add(_pull_instance(session, home, instance, project_row.id, projects, registry))
             except MmcurateError as exc:
                 result.unreachable.append(f"{row.name} ({instance.url}): {exc}")
-                failed.add(instance_row_id)
-            else:
-                session.flush()
-                result.add(_reconcile(session.connection(), row.name, project_targets, held,
-                                      expected_user(instance), registry))
+        done += len(projects)
         if on_progress:
             on_progress("pull", done, len(targets))
     finish_adjudications(session)
