@@ -80,7 +80,7 @@ def test_empty_lists_print_nothing_in_json(cli) -> None:
 
 
 @pytest.mark.labelstudio
-def test_an_added_annotator_gets_a_running_instance_that_status_and_stop_see(cli, monkeypatch) -> None:
+def test_an_added_annotator_gets_an_instance_that_starts_on_demand_and_status_and_stop_see(cli, monkeypatch) -> None:
     monkeypatch.setenv("MMCURATE_LABELSTUDIO_VENV", str(labelstudio_venv()))
     from backend.settings import get_settings
 
@@ -88,10 +88,15 @@ def test_an_added_annotator_gets_a_running_instance_that_status_and_stop_see(cli
     code, out, err = cli("annotators", "add", "ravi@example.org", "--languages", "ta", "--json")
     assert code == 0, err
     login = json.loads(out)
-    assert login["pseudonym"] == "ann-001" and login["password"] and login["url"].startswith("http://127.0.0.1:")
+    assert login["pseudonym"] == "ann-001" and login["password"] and login["url"] == "http://127.0.0.1:8765/a/ann-001/"
     try:
         (status,) = [json.loads(line) for line in cli("labelstudio", "status", "--json")[1].splitlines()]
-        assert status["annotator"] == "ann-001" and status["running"] is True and status["pid"]
+        assert status["annotator"] == "ann-001" and status["running"] is False  # up only while used
+        assert status["url"] == login["url"]
+        code, out, err = cli("labelstudio", "start", "--json")
+        assert code == 0, err
+        (status,) = [json.loads(line) for line in cli("labelstudio", "status", "--json")[1].splitlines()]
+        assert status["running"] is True and status["pid"]
         listed = json.loads(cli("annotators", "list", "--json")[1])
         assert listed["email"] == "ravi@example.org" and "password" not in listed
     finally:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -76,6 +77,26 @@ def clip_project(session: Session, data_dir: Path, name: str, count: int, *, lan
                               clip_audio_path=str(clip), asr_model="whisper-base"))
     session.flush()
     return project
+
+
+@contextmanager
+def unstartable(home: service.LabelStudioHome, name: str) -> Iterator[ls.LabelStudioInstance]:
+    """Instance ``name`` stopped and unable to start (its database file replaced by garbage) inside the block.
+
+    A real way for an instance to be down: Label Studio exits at start with "file is not a database".
+    The database is put back afterwards (the instance stays stopped).
+    """
+    record = ls.stop(home.state().load()[name])
+    home.save(record)
+    database = record.data_dir / "label_studio.sqlite3"
+    aside = database.with_name("label_studio.sqlite3.aside")
+    database.replace(aside)
+    database.write_text("this is not a database")
+    try:
+        yield record
+    finally:
+        ls.stop(home.state().load()[name])
+        aside.replace(database)
 
 
 class LiveReceiver:

@@ -42,7 +42,8 @@ def world(tmp_path_factory, sqlite_template, ls_install, ls_template, monkeypatc
     settings, home, factory = built.settings, built.home, built.factory
     with factory() as session:
         clip_project(session, settings.data_dir, "iso", 4)
-        logins = [service.add_annotator(session, settings, f"iso{n}@example.org", ["ta"], home=home) for n in (1, 2)]
+        logins = [service.add_annotator(session, settings, f"iso{n}@example.org", ["ta"], home=home, keep_running=True)
+                  for n in (1, 2)]
         session.commit()
     with factory() as session:
         service.push(session, settings, service.PushOptions("iso", "sentiment3", k=1), home=home)
@@ -50,7 +51,7 @@ def world(tmp_path_factory, sqlite_template, ls_install, ls_template, monkeypatc
     records = home.state().load()
     clients = {}
     for login in logins:
-        admin = LabelStudioClient(login.url, records[login.pseudonym].admin_token)
+        admin = LabelStudioClient(records[login.pseudonym].url, records[login.pseudonym].admin_token)
         user = admin.as_user(admin.login(login.email, login.password).token)
         clients[login.pseudonym] = (user, admin.find_project("iso / sentiment3 / audio"))
     with LiveReceiver(settings, port, RECEIVER_HOST):
@@ -169,12 +170,12 @@ def test_nothing_that_opens_one_instance_opens_another(world) -> None:
 
 
 def test_logins_and_tokens_of_one_annotator_are_refused_by_the_other_instance(world) -> None:
-    attacker, victim = world["logins"]["ann-001"], world["logins"]["ann-002"]
+    attacker = world["logins"]["ann-001"]
     user, _ = _attacker(world)
     records = world["home"].state().load()
     with pytest.raises(LabelStudioError):
-        LabelStudioClient(victim.url, records["ann-002"].admin_token).login(attacker.email, attacker.password)
-    assert httpx.get(f"{victim.url}/api/projects", headers={"Authorization": f"Token {user.token}"}).status_code == 401
+        LabelStudioClient(records["ann-002"].url, records["ann-002"].admin_token).login(attacker.email, attacker.password)
+    assert httpx.get(f"{records['ann-002'].url}/api/projects", headers={"Authorization": f"Token {user.token}"}).status_code == 401
 
 
 # -- route 3: webhooks ----------------------------------------------------------------------

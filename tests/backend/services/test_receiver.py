@@ -20,7 +20,7 @@ from backend.db.models import Annotation, WebhookEvent
 from backend.services import annotation as service
 from backend.services.annotation.receiver import WebhookReceiver
 from backend.services.secrets import instance_webhook_secret
-from tests.backend.services.annotation_world import annotation_world, clip_project
+from tests.backend.services.annotation_world import unstartable, annotation_world, clip_project
 
 pytestmark = pytest.mark.labelstudio
 SENTIMENT = load_registry()["sentiment3"]
@@ -33,12 +33,13 @@ def world(tmp_path_factory, sqlite_template, ls_install, ls_template):
     settings, home, factory = built.settings, built.home, built.factory
     with factory() as session:
         clip_project(session, settings.data_dir, "rx", 3)
-        login = service.add_annotator(session, settings, "rx@example.org", ["ta"], home=home)
+        login = service.add_annotator(session, settings, "rx@example.org", ["ta"], home=home, keep_running=True)
         session.commit()
     with factory() as session:
         service.push(session, settings, service.PushOptions("rx", "sentiment3", k=1), home=home)
         session.commit()
-    admin = LabelStudioClient(login.url, home.state().load()[login.pseudonym].admin_token)
+    record = home.state().load()[login.pseudonym]
+    admin = LabelStudioClient(record.url, record.admin_token)
     user = admin.as_user(admin.login(login.email, login.password).token)
     ls_project = admin.find_project("rx / sentiment3 / audio")
     made = [user.create_annotation(task["id"], result_from_values(SENTIMENT, {"sentiment": "neutral"}, "audio"))
@@ -142,13 +143,13 @@ def test_events_of_an_instance_that_is_down_wait_and_are_stored_once_it_is_back(
 def test_a_pull_names_an_instance_it_cannot_reach_and_changes_nothing_for_it(world) -> None:
     home = world["home"]
     before = _stored(world)
-    home.save(ls.stop(home.state().load()[world["name"]]))
     try:
-        with world["factory"]() as session:
-            result = service.pull(session, world["settings"], "rx", home=home)
-            session.commit()
-        record = home.state().load()[world["name"]]
+        with unstartable(home, world["name"]) as record:  # a stopped instance is started for a pull; this one cannot be
+            with world["factory"]() as session:
+                result = service.pull(session, world["settings"], "rx", home=home)
+                session.commit()
         assert len(result.unreachable) == 1 and result.unreachable[0].startswith(f"{world['name']} ({record.url})")
+        assert "file is not a database" in result.unreachable[0]
         assert result.deleted == 0 and _stored(world) == before
         with world["factory"]() as session:
             assert session.scalar(select(func.count()).select_from(Annotation).where(Annotation.deleted_at.isnot(None))) == 0
