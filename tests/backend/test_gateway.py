@@ -55,28 +55,30 @@ def world(tmp_path_factory, sqlite_template, ls_install, ls_template):
     base = f"http://{HOST}:{port}"
     built = annotation_world(tmp_path_factory.mktemp("gateway"), sqlite_template, ls_install, ls_template,
                              public_url=base, annotator_url=base, webhook_secret="gateway-secret-for-tests")
-    settings, home = built.settings, built.home
-    with built.factory() as session:
-        clip_project(session, settings.data_dir, "gw", 4)
-        video = clip_project(session, settings.data_dir, "gw-video", 1)
-        item = session.scalar(select(Item).where(Item.project_id == video.id))
-        clip = make_video(settings.data_dir / "clips" / "gw-video-0.mp4")
-        item.utterance.clip_video_path = str(clip)  # type: ignore[union-attr]
-        logins = {n: service.add_annotator(session, settings, f"gw{n}@example.org", ["ta"], home=home) for n in (1, 2)}
-        session.commit()
-    assert not any(ls.is_running(r) for r in home.state().load().values())  # made, then stopped
-    with built.factory() as session:
-        service.push(session, settings, service.PushOptions("gw", "sentiment3", k=1), home=home)
-        service.push(session, settings, service.PushOptions("gw", "sarcasm", k=1, annotators=("ann-001",),
-                                                            gold_rate=0.0), home=home)
-        service.push(session, settings, service.PushOptions("gw-video", "sarcasm", k=1, annotators=("ann-002",),
-                                                            gold_rate=0.0), home=home)
-        session.commit()
-    assert not any(ls.is_running(r) for r in home.state().load().values())  # the push stopped what it started
-    with LiveReceiver(settings, port, HOST) as server:
-        yield {"settings": settings, "home": home, "factory": built.factory, "base": base, "server": server,
-               "logins": {f"ann-00{n}": login for n, login in logins.items()}}
-    built.close()
+    try:
+        settings, home = built.settings, built.home
+        with built.factory() as session:
+            clip_project(session, settings.data_dir, "gw", 4)
+            video = clip_project(session, settings.data_dir, "gw-video", 1)
+            item = session.scalar(select(Item).where(Item.project_id == video.id))
+            clip = make_video(settings.data_dir / "clips" / "gw-video-0.mp4")
+            item.utterance.clip_video_path = str(clip)  # type: ignore[union-attr]
+            logins = {n: service.add_annotator(session, settings, f"gw{n}@example.org", ["ta"], home=home) for n in (1, 2)}
+            session.commit()
+        assert not any(ls.is_running(r) for r in home.state().load().values())  # made, then stopped
+        with built.factory() as session:
+            service.push(session, settings, service.PushOptions("gw", "sentiment3", k=1), home=home)
+            service.push(session, settings, service.PushOptions("gw", "sarcasm", k=1, annotators=("ann-001",),
+                                                                gold_rate=0.0), home=home)
+            service.push(session, settings, service.PushOptions("gw-video", "sarcasm", k=1, annotators=("ann-002",),
+                                                                gold_rate=0.0), home=home)
+            session.commit()
+        assert not any(ls.is_running(r) for r in home.state().load().values())  # the push stopped what it started
+        with LiveReceiver(settings, port, HOST) as server:
+            yield {"settings": settings, "home": home, "factory": built.factory, "base": base, "server": server,
+                   "logins": {f"ann-00{n}": login for n, login in logins.items()}}
+    finally:
+        built.close()  # also when the set-up fails half-way: no instance outlives the module
 
 
 def _wait_up(world, name: str) -> None:

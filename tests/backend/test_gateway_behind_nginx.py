@@ -85,16 +85,18 @@ def world(nginx, tmp_path_factory, sqlite_template, ls_install, ls_template):
     built = annotation_world(tmp_path_factory.mktemp("behind-nginx"), sqlite_template, ls_install, ls_template,
                              annotator_url=public, public_url=f"http://{GATEWAY_HOST}:{gateway_port}",
                              webhook_secret="nginx-secret-for-tests")
-    with built.factory() as session:
-        clip_project(session, built.settings.data_dir, "tls", 2)
-        login = service.add_annotator(session, built.settings, "tls@example.org", ["ta"], home=built.home)
-        session.commit()
-    with built.factory() as session:
-        service.push(session, built.settings, service.PushOptions("tls", "sarcasm", k=1, gold_rate=0.0), home=built.home)
-        session.commit()
-    with LiveReceiver(built.settings, gateway_port, GATEWAY_HOST) as server:
-        yield {"public": public, "login": login, "server": server, "built": built}
-    built.close()
+    try:
+        with built.factory() as session:
+            clip_project(session, built.settings.data_dir, "tls", 2)
+            login = service.add_annotator(session, built.settings, "tls@example.org", ["ta"], home=built.home)
+            session.commit()
+        with built.factory() as session:
+            service.push(session, built.settings, service.PushOptions("tls", "sarcasm", k=1, gold_rate=0.0), home=built.home)
+            session.commit()
+        with LiveReceiver(built.settings, gateway_port, GATEWAY_HOST) as server:
+            yield {"public": public, "login": login, "server": server, "built": built}
+    finally:
+        built.close()  # also when the set-up fails half-way: no instance outlives the module
 
 
 def test_the_documented_nginx_config_serves_a_workspace_over_tls(world) -> None:

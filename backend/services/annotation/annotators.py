@@ -77,7 +77,11 @@ def add_annotator(
     instance = new_instance(home, pseudonym, InstanceRole.ANNOTATOR, pseudonym, webhook_url=receiver_url(settings))
     home.save(instance)
     secret = password or secrets.token_urlsafe(12)
-    login = admin_client(instance).create_login(email, secret)
+    try:
+        login = admin_client(instance).create_login(email, secret)
+    except BaseException:
+        stop_instance(home, instance)  # nothing stays up for a login that was never made
+        raise
     instance = replace(instance, user_email=email, user_id=login.user_id, user_token=login.token)
     home.save(instance)
     if not keep_running and instance.managed:
