@@ -383,6 +383,9 @@ def test_a_new_address_moves_the_media_urls_of_tasks_already_pushed(world) -> No
                 for p in client.project_ids() for t in client.export_tasks(p)]
 
     moved = replace(home, gateway_url="https://annotate.example.org/lab")
+    # what people are told follows the configuration at once; each instance follows on its next start
+    assert {s.url for s in service.instance_statuses(world["settings"], home=moved)} == {
+        f"https://annotate.example.org/lab/a/{name}/" for name in home.state().load()}
     lifecycle.ensure_running(moved, home.state().load()["ann-002"])
     assert media_urls() and all(u.startswith("/lab/a/ann-002/data/local-files/?d=clips/") for u in media_urls())
     world["server"].app.state.workspaces.mark_down("ann-002")

@@ -102,14 +102,14 @@ def push_adjudications(
         instance = replace(instance, user_email=adjudicator_email, user_id=made.user_id, user_token=made.token)
         home.save(instance)
         instance = stop_instance(home, instance)  # up only while used, like every instance
-        login = AnnotatorLogin(adjudicator.pseudonym, adjudicator_email, password, instance.address, (), False)
+        login = AnnotatorLogin(adjudicator.pseudonym, adjudicator_email, password, home.address(instance), (), False)
         records[ADJUDICATION_INSTANCE] = instance
     instance = records[ADJUDICATION_INSTANCE]
     if adjudicator is None:
         raise NotFoundError(f"no adjudicator with email {adjudicator_email!r}")
     with in_use(home, instance) as running:
         sent = _send_reviews(session, settings, registry, project_row, open_rows, adjudicator, running)
-    return AdjudicationPush(sent, instance.address, login)
+    return AdjudicationPush(sent, home.address(instance), login)
 
 
 def _send_reviews(session: Session, settings: Settings, registry: SchemeRegistry, project_row: Any,

@@ -88,7 +88,7 @@ def add_annotator(
         instance = stop_instance(home, instance)
         record_synced(home, instance, ())  # a new instance holds no judgements: no pull needs to start it
     mirror_instance(session, instance, annotator_id=annotator.id)
-    return AnnotatorLogin(pseudonym, email, secret, instance.address, langs, simulated)
+    return AnnotatorLogin(pseudonym, email, secret, home.address(instance), langs, simulated)
 
 
 def ensure_annotator(
@@ -103,20 +103,22 @@ def ensure_annotator(
     found = session.scalar(select(Annotator).where(Annotator.email == email.strip()))
     if found is None:
         return add_annotator(session, settings, email, languages, home=home), True
-    instance = resolve_home(settings, home).state().load().get(found.pseudonym)
-    url = instance.address if instance else ""
+    home = resolve_home(settings, home)
+    instance = home.state().load().get(found.pseudonym)
+    url = home.address(instance) if instance else ""
     return AnnotatorLogin(found.pseudonym, found.email, None, url, tuple(found.languages or ()), found.simulated), False
 
 
 def list_annotators(session: Session, settings: Settings, *, home: LabelStudioHome | None = None) -> list[dict[str, Any]]:
     """Every annotator with their instance URL (never their password)."""
-    records = resolve_home(settings, home).state().load()
+    home = resolve_home(settings, home)
+    records = home.state().load()
     out = []
     for annotator in session.scalars(select(Annotator).order_by(Annotator.id)):
         instance = records.get(annotator.pseudonym)
         out.append({
             "id": annotator.id, "pseudonym": annotator.pseudonym, "email": annotator.email,
             "languages": list(annotator.languages or []), "simulated": annotator.simulated,
-            "active": annotator.active, "url": instance.address if instance else None,
+            "active": annotator.active, "url": home.address(instance) if instance else None,
         })
     return out

@@ -77,6 +77,11 @@ class LabelStudioHome:
         """Where people open instance ``name``: its path on the gateway (None in shared mode)."""
         return None if self.shared or not self.gateway_url else f"{self.gateway_url.rstrip('/')}{GATEWAY_PREFIX}/{name}"
 
+    def address(self, instance: ls.LabelStudioInstance) -> str:
+        """Where a person opens ``instance`` under this configuration (the instance follows on its next start)."""
+        url = self.public_url(instance.name) if instance.managed else None
+        return f"{url}/" if url else instance.address
+
     @property
     def lock_ttl_s(self) -> int:
         """How long a task an annotator opened holds their instance up without a request (4 x the idle time)."""

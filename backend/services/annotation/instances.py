@@ -32,12 +32,12 @@ class InstanceStatus:
     last_used: str | None = None
 
 
-def _status(instance: ls.LabelStudioInstance, home: LabelStudioHome | None = None) -> InstanceStatus:
+def _status(instance: ls.LabelStudioInstance, home: LabelStudioHome) -> InstanceStatus:
     running = ls.is_running(instance) if instance.managed else ls.health(instance.url)
-    used = last_activity(home, instance.name) if home else None
+    used = last_activity(home, instance.name)
     stamp = datetime.fromtimestamp(used, timezone.utc).isoformat(timespec="seconds") if used else None
-    return InstanceStatus(instance.name, instance.role, instance.annotator, instance.address, instance.pid if running else None,
-                          running, stamp)
+    return InstanceStatus(instance.name, instance.role, instance.annotator, home.address(instance),
+                          instance.pid if running else None, running, stamp)
 
 
 def start_instances(
