@@ -23,7 +23,6 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 from annotation_configs.labelstudio import instances as ls
 from backend.domain import ValidationError
@@ -188,10 +187,3 @@ def synced_projects(home: LabelStudioHome, instance: ls.LabelStudioInstance) -> 
         return set()
     return {int(p) for p in raw.get("projects", [])}
 
-
-def forget_synced(home: LabelStudioHome, name: str) -> None:
-    (home.synced_dir / f"{name}.json").unlink(missing_ok=True)
-
-
-def instance_database(instance: ls.LabelStudioInstance) -> Path:
-    return instance.data_dir / DATABASE

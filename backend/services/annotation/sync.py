@@ -372,6 +372,11 @@ def _pull_instance(session: Session, home: LabelStudioHome, instance: ls.LabelSt
     return result
 
 
+def _target(task: Task, scheme: str) -> TaskTarget:
+    return TaskTarget(task.id, task.item_id, task.annotator_id, task.instance_id, task.kind == TaskKind.ADJUDICATION,
+                      scheme, task.ls_project_id, task.ls_task_id)
+
+
 def reconcile_running_instance(session: Session, instance: ls.LabelStudioInstance,
                                registry: SchemeRegistry | None = None) -> tuple[SyncResult, set[int]]:
     """Reconcile every task of a running instance, across mmcurate projects (before the gateway stops it).
@@ -388,9 +393,7 @@ def reconcile_running_instance(session: Session, instance: ls.LabelStudioInstanc
         .where(LabelStudioInstanceRow.name == instance.name)
     ):
         projects.add(project_id)
-        targets[task.ls_project_id][task.ls_task_id] = TaskTarget(
-            task.id, task.item_id, task.annotator_id, task.instance_id, task.kind == TaskKind.ADJUDICATION, scheme,
-            task.ls_project_id, task.ls_task_id)
+        targets[task.ls_project_id][task.ls_task_id] = _target(task, scheme)
     client = admin_client(instance)
     held = {ls_project: client.annotations(ls_project) for ls_project in sorted(targets)}
     result = SyncResult()
@@ -422,18 +425,14 @@ def pull(
     project_row = project_repo.get(session, project)
     records = home.state().load()
     rows = {r.id: r for r in session.scalars(select(LabelStudioInstanceRow))}
-    targets: dict[tuple[int, int], dict[int, TaskTarget]] = defaultdict(dict)
+    by_instance: dict[int, dict[int, dict[int, TaskTarget]]] = defaultdict(lambda: defaultdict(dict))
     for task, scheme in session.execute(
         select(Task, AnnotationBatch.scheme).join(AnnotationBatch, AnnotationBatch.id == Task.batch_id)
         .where(AnnotationBatch.project_id == project_row.id)
     ):
-        targets[(task.instance_id, task.ls_project_id)][task.ls_task_id] = TaskTarget(
-            task.id, task.item_id, task.annotator_id, task.instance_id, task.kind == TaskKind.ADJUDICATION, scheme,
-            task.ls_project_id, task.ls_task_id)
+        by_instance[task.instance_id][task.ls_project_id][task.ls_task_id] = _target(task, scheme)
+    total = sum(len(projects) for projects in by_instance.values())
     result = SyncResult()
-    by_instance: dict[int, dict[int, dict[int, TaskTarget]]] = defaultdict(dict)
-    for (instance_row_id, ls_project), project_targets in targets.items():
-        by_instance[instance_row_id][ls_project] = project_targets
     done = 0
     for instance_row_id, projects in sorted(by_instance.items()):
         row = rows[instance_row_id]
@@ -449,6 +448,6 @@ def pull(
                 result.unreachable.append(f"{row.name} ({instance.url}): {exc}")
         done += len(projects)
         if on_progress:
-            on_progress("pull", done, len(targets))
+            on_progress("pull", done, total)
     finish_adjudications(session)
     return result
