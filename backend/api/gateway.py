@@ -17,7 +17,6 @@ A stopped instance is started by the first request for it: the person sees a sho
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from html import escape
@@ -211,12 +210,8 @@ async def proxy(name: str, path: str, request: Request) -> Response:
         elif lower == "set-cookie":
             value = rewrite_set_cookie(value, prefix, secure=request.url.scheme == "https")
         headers.append((key, value))
-    response = StreamingResponse(_relay(upstream), status_code=upstream.status_code,
+    response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
                                  background=BackgroundTask(upstream.aclose))
     response.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     return response
 
-
-async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
-    async for chunk in upstream.aiter_raw():
-        yield chunk

@@ -266,11 +266,9 @@ def push(
     for annotator_id, items in plan.items():
         annotator = by_id[annotator_id]
         instance = records[annotator.pseudonym]
-        if instance.managed and instance.media_root != home.document_root(instance.name):
-            raise ValidationError(
-                f"instance {instance.name!r} still serves the whole data dir (made by an earlier mmcurate); run "
-                "`mmcurate labelstudio start` once to move it to a document root of its own, then push again")
-        with in_use(home, instance) as instance:  # started for the push when down, stopped again after
+        # started for the push when down (an instance that still serves the whole data dir is refused there),
+        # stopped again after
+        with in_use(home, instance) as instance:
             row = mirror_instance(session, instance, annotator_id=annotator.id)
             client = admin_client(instance)
             by_media: dict[MediaKind, list[dict[str, Any]]] = defaultdict(list)
