@@ -1,6 +1,7 @@
 """The dataset card (README.md): a YAML header the Hub and ``load_dataset`` read, and a body
-written from the data — collection, sources and licences, scheme, annotators, agreement
-with CIs and gate verdicts, label distributions, splits, and known limitations.
+written from the data — collection, languages, scripts and code-mixing, sources and
+licences, scheme, annotators, agreement with CIs and gate verdicts, label distributions,
+splits, and known limitations.
 
 All of the card's prose is written here, from the rows, the spec and the facts of a
 ``CardContext`` (the service that gathers them writes no sentences).
@@ -11,15 +12,19 @@ wrote the shards (a mismatch makes ``load_dataset`` fail with a CastError).
 
 from __future__ import annotations
 
+import math
 import re
+import statistics
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from backend.domain import ValidationError
 from exports.hf import SplitFiles, data_files_config, release_features
 from exports.records import (
+    HAN_VARIANTS,
     SPLITS,
     SUPPORTED_KINDS,
     CardContext,
@@ -62,6 +67,29 @@ CLIP_PROCESSING = (
 
 LANGUAGE_NAMES = {"ta": "Tamil", "ml": "Malayalam", "bn": "Bengali", "zh": "Chinese", "en": "English", "hi": "Hindi"}
 _ISO = re.compile(r"^[a-z]{2,3}$")
+
+NATIVE_SCRIPTS: dict[str, str] = {"ta": "Tamil", "ml": "Malayalam", "bn": "Bengali", "zh": "Han", "hi": "Devanagari"}
+"""The script each language is natively written in, for the card's romanised share (the same
+names ``backend.language.scripts.NATIVE_SCRIPTS`` gives)."""
+
+CMI_BINS: tuple[tuple[str, float], ...] = (
+    ("0", 0.0), ("(0, 10]", 10.0), ("(10, 20]", 20.0), ("(20, 30]", 30.0), ("(30, 40]", 40.0), ("> 40", math.inf),
+)
+"""The card's CMI histogram: each bin's name and its upper bound (included)."""
+
+NO_PROFILE_NOTE = "No text profile (scripts, identified language, code-mixing) was recorded for these items."
+PROFILE_COLUMNS_NOTE = (
+    "Each row carries its text's profile: `text_normalized` (Unicode NFC, invisible characters removed, "
+    "whitespace collapsed), `text_language` (ISO 639-1 code identified from the text; `language` is the "
+    "item's own), `scripts` (`[{script, share}]`, the share of the text's letters in each Unicode script, "
+    "largest first), `dominant_script`, `han_variant` (`simplified`, `traditional` or `mixed`; empty when "
+    "the text has no Han or only characters both forms share) and `cmi` (see below)."
+)
+SCRIPTS_TABLE_NOTE = (
+    "Per item language: items whose text has letters of some script, the share of those by their dominant "
+    "script, and the share that is romanised (dominant script Latin where the language's native script is not; "
+    "a code-mixed tag such as `ta-en` counts by its first language)."
+)
 
 
 def size_category(n: int) -> str:
@@ -185,6 +213,148 @@ def card_limitations(rows: Sequence[ReleaseRow], context: CardContext) -> list[s
     return notes
 
 
+def native_script(language: str | None) -> str | None:
+    """The native script of an item language, a code-mixed tag counting by its first language
+    (``ta-en`` → Tamil); ``None`` for a language ``NATIVE_SCRIPTS`` does not name.
+
+    >>> native_script("ta-en"), native_script("zh"), native_script("en"), native_script(None)
+    ('Tamil', 'Han', None, None)
+    """
+    if not language:
+        return None
+    return NATIVE_SCRIPTS.get(re.split(r"[-_]", language)[0].lower())
+
+
+@dataclass(frozen=True)
+class LanguageScripts:
+    """The scripts of one item language's texts, as the card reports them.
+
+    ``with_script``: items whose text has a dominant script (letters of some script);
+    ``dominant``: (script, share of those items whose dominant script it is), largest first;
+    ``romanised``: share of those items whose dominant script is Latin, ``None`` when the
+    language's native script is unknown or Latin, or no item has a script;
+    ``han_variants``: (variant, items) for each of ``HAN_VARIANTS`` when the native script is
+    Han, else ``None``.
+    """
+
+    language: str
+    items: int
+    with_script: int
+    dominant: tuple[tuple[str, float], ...]
+    romanised: float | None
+    han_variants: tuple[tuple[str, int], ...] | None
+
+
+@dataclass(frozen=True)
+class CmiSummary:
+    """The Code-Mixing Index over a release: ``profiled`` items have one, ``not_profiled`` do
+    not; ``mean``, ``median`` and ``mixed_share`` (share with CMI > 0) are over the profiled
+    items (``None`` when none is); ``bins``: (``CMI_BINS`` name, items) in bin order."""
+
+    profiled: int
+    not_profiled: int
+    mean: float | None
+    median: float | None
+    mixed_share: float | None
+    bins: tuple[tuple[str, int], ...]
+
+
+def has_text_profile(row: ReleaseRow) -> bool:
+    """Whether the row carries any of its text's profile (scripts, identified language, CMI)."""
+    return bool(row.scripts) or row.dominant_script is not None or row.text_language is not None or row.cmi is not None
+
+
+def language_scripts(rows: Sequence[ReleaseRow]) -> list[LanguageScripts]:
+    """Script facts per item language (``unknown`` for rows without one), sorted by language."""
+    by_language: dict[str, list[ReleaseRow]] = {}
+    for r in rows:
+        by_language.setdefault(r.language or "unknown", []).append(r)
+    out = []
+    for language, group in sorted(by_language.items()):
+        dominant = Counter(r.dominant_script for r in group if r.dominant_script is not None)
+        with_script = sum(dominant.values())
+        native = native_script(None if language == "unknown" else language)
+        romanised = dominant["Latin"] / with_script if with_script and native not in (None, "Latin") else None
+        variants = Counter(r.han_variant for r in group)
+        out.append(LanguageScripts(
+            language=language,
+            items=len(group),
+            with_script=with_script,
+            dominant=tuple((name, n / with_script) for name, n in sorted(dominant.items(), key=lambda kv: (-kv[1], kv[0]))),
+            romanised=romanised,
+            han_variants=tuple((v, variants[v]) for v in HAN_VARIANTS) if native == "Han" else None,
+        ))
+    return out
+
+
+def cmi_summary(rows: Sequence[ReleaseRow]) -> CmiSummary:
+    """The CMI distribution of ``rows``; a row whose ``cmi`` is ``None`` counts as not profiled."""
+    values = [r.cmi for r in rows if r.cmi is not None]
+    bins = Counter(next(name for name, upper in CMI_BINS if v <= upper) for v in values)
+    return CmiSummary(
+        profiled=len(values),
+        not_profiled=len(rows) - len(values),
+        mean=statistics.fmean(values) if values else None,
+        median=statistics.median(values) if values else None,
+        mixed_share=sum(v > 0 for v in values) / len(values) if values else None,
+        bins=tuple((name, bins[name]) for name, _ in CMI_BINS),
+    )
+
+
+def _percent(share: float | None) -> str | None:
+    return None if share is None else f"{share:.1%}"
+
+
+def language_section(rows: Sequence[ReleaseRow]) -> list[str]:
+    """The card's *Languages, scripts and code-mixing* section, as markdown lines.
+
+    Without any text profile in ``rows`` it is a single sentence (``NO_PROFILE_NOTE``).
+    """
+    out = ["## Languages, scripts and code-mixing", ""]
+    if not any(has_text_profile(r) for r in rows):
+        return [*out, NO_PROFILE_NOTE, ""]
+    summaries = language_scripts(rows)
+    with_han = any(s.han_variants is not None for s in summaries)
+    header = ["language", "items", "with a script", "dominant script", "romanised"] + (["Han variant"] if with_han else [])
+    table = []
+    for s in summaries:
+        line: list[Any] = [
+            s.language, s.items, s.with_script,
+            ", ".join(f"{name} {share:.1%}" for name, share in s.dominant) or None,
+            _percent(s.romanised),
+        ]
+        if with_han:
+            line.append(", ".join(f"{v} {n}" for v, n in s.han_variants) if s.han_variants is not None else None)
+        table.append(line)
+    out += [
+        PROFILE_COLUMNS_NOTE,
+        "",
+        SCRIPTS_TABLE_NOTE,
+        "",
+        _table(header, table),
+        "",
+    ]
+    cmi = cmi_summary(rows)
+    if not cmi.profiled:
+        return [*out, "No item has a Code-Mixing Index (CMI): the texts were not profiled for code-mixing.", ""]
+    not_profiled = f", {cmi.not_profiled} not profiled" if cmi.not_profiled else ""
+    out += [
+        (
+            f"Code-mixing, by the Code-Mixing Index of each text (CMI; Das & Gambäck, 2014; 0 for text in one "
+            f"language, up to 100), over {cmi.profiled} profiled items{not_profiled}: mean {cmi.mean:.2f}, "
+            f"median {cmi.median:.2f}; {cmi.mixed_share:.1%} have CMI > 0."
+        ),
+        "",
+        _table(
+            ["CMI", "items", "share"],
+            [(name, n, _percent(n / cmi.profiled)) for name, n in cmi.bins]
+            + ([("not profiled", cmi.not_profiled, None)] if cmi.not_profiled else []),
+        ),
+        "",
+    ]
+    return out
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def fmt(v: Any) -> str:
         if v is None:
@@ -230,6 +400,7 @@ def card_body(
     ]
     if mixed:
         out += [f"Code-mixed language tags present: {', '.join(f'`{m}`' for m in mixed)} (the text mixes scripts or languages within an utterance).", ""]
+    out += language_section(rows)
     out += ["## Sources and licences", "", f"The release is distributed under `{spec.licence}`. Items per source licence:", ""]
     by_licence: dict[str, set[int]] = {}
     items_by_licence: Counter[str] = Counter()

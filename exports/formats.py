@@ -27,9 +27,12 @@ MELD_COLUMNS: tuple[str, ...] = (
     "Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID", "StartTime", "EndTime",
 )
 OUR_COLUMNS: tuple[str, ...] = (
-    "item_id", "dialogue_key", "language", "source_id", "source_url", "licence", "clip", "video",
-    "asr_model", "asr_confidence", "simulated",
+    "item_id", "dialogue_key", "language", "text_language", "dominant_script", "han_variant", "cmi",
+    "source_id", "source_url", "licence", "clip", "video", "asr_model", "asr_confidence", "simulated",
 )
+"""Columns appended after MELD's (readers of MELD select its columns by name). The text
+profile gives its one-value columns; the per-script shares and the normalised text are in
+the parquet shards and JSONL only."""
 MELD_SPLIT_NAMES = {"train": "train", "validation": "dev", "test": "test"}
 LONG_TABLE_COLUMNS: tuple[str, ...] = ("item_id", "annotator", "field", "value", "simulated")
 FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -131,7 +134,9 @@ def write_meld_csv(
                 writer.writerow(csv_row([
                     sr, r.text, r.speaker or "", _label(r, "emotion"), _label(r, "sentiment"), d, u,
                     meld_time(r.start_s), meld_time(r.end_s),
-                    r.item_id, r.dialogue_id or "", r.language or "", r.source_id, r.source_url, r.licence, clip, video,
+                    r.item_id, r.dialogue_id or "", r.language or "", r.text_language or "", r.dominant_script or "",
+                    r.han_variant or "", "" if r.cmi is None else r.cmi,
+                    r.source_id, r.source_url, r.licence, clip, video,
                     r.asr_model or "", "" if r.asr_confidence is None else r.asr_confidence, int(r.simulated),
                     *(_label(r, name) for name in extra_fields),
                 ]))

@@ -65,7 +65,16 @@ def _label_feature(field: LabelField) -> Any:
 
 
 def release_features(spec: ReleaseSpec) -> "datasets.Features":
-    """The ``datasets.Features`` of a release: media, text, provenance, then per-field columns.
+    """The ``datasets.Features`` of a release: media, text and its profile, provenance, then
+    per-field columns.
+
+    The text profile: ``text_normalized`` (string), ``text_language`` (ISO 639-1 code
+    identified from the text, beside the item's ``language``), ``scripts`` (list of
+    {script: string, share: float64}, largest share first; empty when the text has no letters
+    or was not profiled), ``dominant_script`` and ``han_variant`` (strings), ``cmi`` (float64,
+    the Code-Mixing Index 0–100). A list of structs rather than a script → share map keeps one
+    column type whatever scripts a release holds, so shards of different scripts concatenate
+    and ``load_dataset`` casts them without a per-release schema.
 
     Per field ``f``: ``f`` (ClassLabel for nominal, int32 rank for ordinal), ``f_confidence``,
     ``f_distribution`` (probabilities in the order of the field's labels), ``f_agreement``
@@ -79,8 +88,14 @@ def release_features(spec: ReleaseSpec) -> "datasets.Features":
         "audio": datasets.Audio(sampling_rate=spec.sampling_rate),
         "video": v("string"),
         "text": v("string"),
+        "text_normalized": v("string"),
         "speaker": v("string"),
         "language": v("string"),
+        "text_language": v("string"),
+        "scripts": _list_of({"script": v("string"), "share": v("float64")}),
+        "dominant_script": v("string"),
+        "han_variant": v("string"),
+        "cmi": v("float64"),
         "dialogue_id": v("string"),
         "utterance_index": v("int32"),
         "start_s": v("float64"),

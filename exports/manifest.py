@@ -26,7 +26,7 @@ FORMAT_MELD_CSV = "meld-csv"
 FORMAT_JSONL = "jsonl"
 """Export formats, as ``mmcurate export <format>`` names them and manifests record them."""
 
-RELEASE_FORMAT = 1
+RELEASE_FORMAT = 2
 """Version of what ``exports.build.build_release`` writes for given inputs, part of every
 inputs digest. Bump it with any change that makes the same rows, spec and card context give
 different files (a new column, other card prose), so that releases made before count as

@@ -21,6 +21,10 @@ SPLITS: tuple[str, ...] = tuple(split.value for split in Split)
 SUPPORTED_KINDS: tuple[ValueKind, ...] = (ValueKind.NOMINAL, ValueKind.ORDINAL)
 """Field kinds a release column can hold (a class index in both cases)."""
 
+HAN_VARIANTS: tuple[str, ...] = ("simplified", "traditional", "mixed")
+"""Values of ``ReleaseRow.han_variant`` besides ``None`` (no Han, or Han common to both forms),
+as ``backend.language.scripts.han_variant`` returns them."""
+
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 _WEB_SCHEMES = ("http", "https")
@@ -132,6 +136,13 @@ class ReleaseRow:
     ``source_url`` are what every export format publishes: the speaker scoped to its source
     (``src12/SPEAKER_00``, see ``scoped_speaker_id``) and the source's web URL or bare file
     name (``public_source_url``). Splits keep every source, speaker and dialogue inside one split.
+
+    The text's profile (``backend.language.profile_text``): ``text_normalized``; ``scripts``,
+    share per Unicode script name (``{"Tamil": 0.8, "Latin": 0.2}``, shares in [0, 1]; empty
+    when the text has no letters or was not profiled); ``dominant_script``; ``han_variant``
+    (one of ``HAN_VARIANTS`` or ``None``); ``text_language``, the ISO 639-1 code identified from
+    the text (``language`` is the item's own, e.g. its ASR or source language); ``cmi``, the
+    Code-Mixing Index in [0, 100] (Das & Gambäck, 2014), ``None`` when not profiled.
     """
 
     item_id: int
@@ -154,6 +165,23 @@ class ReleaseRow:
     labels: Mapping[str, AggregatedLabel] = field(default_factory=dict)
     judgements: Mapping[str, tuple[AnnotatorJudgement, ...]] = field(default_factory=dict)
     simulated: bool = False
+    text_normalized: str = ""
+    scripts: Mapping[str, float] = field(default_factory=dict)
+    dominant_script: str | None = None
+    han_variant: str | None = None
+    text_language: str | None = None
+    cmi: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.han_variant is not None and self.han_variant not in HAN_VARIANTS:
+            raise ValidationError(
+                f"item {self.item_id} has Han variant {self.han_variant!r}; use one of {', '.join(HAN_VARIANTS)} or None"
+            )
+        if self.cmi is not None and not 0 <= self.cmi <= 100:
+            raise ValidationError(f"item {self.item_id} has CMI {self.cmi!r}; the Code-Mixing Index lies in [0, 100]")
+        bad = {name: share for name, share in self.scripts.items() if not 0 <= share <= 1}
+        if bad:
+            raise ValidationError(f"item {self.item_id} has script shares outside [0, 1]: {bad!r}; profile the text again")
 
     @property
     def speaker(self) -> str | None:
@@ -165,12 +193,31 @@ class ReleaseRow:
         """The published origin: the web URL, or only the file name of a local source."""
         return public_source_url(self.source_uri)
 
+    def script_shares(self) -> list[dict[str, object]]:
+        """``scripts`` as every export format writes it: ``[{"script", "share"}]``, largest share
+        first (ties by name), so the column has one type whatever scripts a release holds.
+
+        >>> ReleaseRow(1, 1, "u", "x", scripts={"Latin": 0.2, "Tamil": 0.8}).script_shares()
+        [{'script': 'Tamil', 'share': 0.8}, {'script': 'Latin', 'share': 0.2}]
+        """
+        return [
+            {"script": name, "share": float(share)}
+            for name, share in sorted(self.scripts.items(), key=lambda item: (-item[1], item[0]))
+        ]
+
     def descriptive_columns(self) -> dict[str, object]:
-        """Text, position and provenance columns, in the order every export format writes them."""
+        """Text, text profile, position and provenance columns, in the order every export
+        format writes them."""
         return {
             "text": self.text,
+            "text_normalized": self.text_normalized,
             "speaker": self.speaker,
             "language": self.language,
+            "text_language": self.text_language,
+            "scripts": self.script_shares(),
+            "dominant_script": self.dominant_script,
+            "han_variant": self.han_variant,
+            "cmi": self.cmi,
             "dialogue_id": self.dialogue_id,
             "utterance_index": self.utterance_index,
             "start_s": self.start_s,

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from backend.domain import ValueKind
-from exports.records import AggregatedLabel, AnnotatorJudgement, LabelField, ReleaseRow, ReleaseSpec
+from exports.records import (
+    AggregatedLabel,
+    AnnotatorJudgement,
+    LabelField,
+    ReleaseRow,
+    ReleaseSpec,
+)
 
 SENTIMENT = LabelField("sentiment", ValueKind.NOMINAL, ("negative", "neutral", "positive"))
 INTENSITY = LabelField("intensity", ValueKind.ORDINAL, ("low", "medium", "high"))
@@ -91,3 +98,28 @@ def make_context():
         ),
         sources=(),
     )
+
+
+def make_profiled_rows(clip_dir: Path) -> list[ReleaseRow]:
+    """Five one-utterance sources whose texts carry a profile, with the card's numbers worked by hand.
+
+    Three Tamil items (one all Tamil, CMI 0; one Tamil with English words, CMI 25; one romanised,
+    dominant script Latin, CMI 40), one Chinese item in traditional characters (CMI 0), and one
+    Malayalam item with no profile. Per language: ta 3 items, dominant Tamil 2/3 and Latin 1/3,
+    romanised 1/3; zh Han 1/1, traditional 1; ml no script. CMI over the 4 profiled items:
+    mean (0 + 25 + 40 + 0) / 4 = 16.25, median (0 + 25) / 2 = 12.5, 2 of 4 above 0;
+    bins 0: 2, (20, 30]: 1, (30, 40]: 1.
+    """
+    profiles = [
+        {"language": "ta", "text": "இது நல்ல படம்", "text_normalized": "இது நல்ல படம்",
+         "scripts": {"Tamil": 1.0}, "dominant_script": "Tamil", "text_language": "ta", "cmi": 0.0},
+        {"language": "ta", "text": "படம் semma  mass", "text_normalized": "படம் semma mass",
+         "scripts": {"Latin": 0.4, "Tamil": 0.6}, "dominant_script": "Tamil", "text_language": "ta", "cmi": 25.0},
+        {"language": "ta", "text": "padam semma mass ah irukku", "text_normalized": "padam semma mass ah irukku",
+         "scripts": {"Latin": 1.0}, "dominant_script": "Latin", "text_language": "ta", "cmi": 40.0},
+        {"language": "zh", "text": "這部電影很好", "text_normalized": "這部電影很好",
+         "scripts": {"Han": 1.0}, "dominant_script": "Han", "han_variant": "traditional", "text_language": "zh", "cmi": 0.0},
+        {"language": "ml", "text": "nalla"},
+    ]
+    rows = make_rows(clip_dir, n_sources=len(profiles), per_source=1)
+    return [dataclasses.replace(row, **profile) for row, profile in zip(rows, profiles, strict=True)]

@@ -44,7 +44,7 @@ def test_moving_the_clips_keeps_the_digest_and_cutting_one_again_changes_it(inpu
     assert inputs_digest(rows, spec, context) != digest
 
 
-@pytest.mark.parametrize("change", ["gold label", "judgement", "licence", "seed", "shard size", "card context", "format"])
+@pytest.mark.parametrize("change", ["gold label", "judgement", "text profile", "licence", "seed", "shard size", "card context", "format"])
 def test_anything_that_decides_the_files_changes_the_digest(inputs, change, monkeypatch):
     rows, spec, context = inputs
     digest = inputs_digest(rows, spec, context)
@@ -53,6 +53,8 @@ def test_anything_that_decides_the_files_changes_the_digest(inputs, change, monk
         rows = [dataclasses.replace(first, labels={**first.labels, "sentiment": AggregatedLabel("neutral")}), *rows[1:]]
     elif change == "judgement":
         rows = [dataclasses.replace(first, judgements={**first.judgements, "emotion": first.judgements["emotion"][:2]}), *rows[1:]]
+    elif change == "text profile":
+        rows = [dataclasses.replace(first, scripts={"Latin": 1.0}, dominant_script="Latin", cmi=12.5), *rows[1:]]
     elif change == "licence":
         spec = dataclasses.replace(spec, licence="cc-by-sa-4.0")
     elif change == "seed":
