@@ -21,6 +21,12 @@ from backend.domain import ItemKind, ValidationError, ValueKind
 
 INTENSITY_SEPARATOR = "__"
 NO_CONTEXT = "(start of the dialogue)"
+NO_TRANSLITERATION = "(nothing to transliterate: the text is not in Tamil, Malayalam or Bengali script)"
+# How a language is named to annotators: English, then the language's own name.
+LANGUAGE_NAMES = {
+    "ta": "Tamil · தமிழ்", "ml": "Malayalam · മലയാളം", "bn": "Bengali · বাংলা", "zh": "Chinese · 中文",
+    "hi": "Hindi · हिन्दी", "te": "Telugu · తెలుగు", "kn": "Kannada · ಕನ್ನಡ", "en": "English",
+}
 
 
 class MediaKind(str, enum.Enum):
@@ -57,12 +63,15 @@ def label_config(
     *,
     show_context: bool = True,
     show_speaker: bool = True,
+    show_language: bool = True,
 ) -> str:
     """The XML for ``scheme`` over one item shown as ``media``, labels displayed for ``language``.
 
     The task data it reads is what ``task_data`` builds: ``$<media>``, ``$speaker``,
     ``$transcript`` (ASR text, shown read-only unless the scheme corrects it) and ``$context``
-    (previous utterances as ``[{"speaker", "text"}]``).
+    (previous utterances as ``[{"speaker", "text"}]``), ``$language_badge`` (the item's language and
+    the scripts of its text) and ``$transliteration`` (an ISO 15919 view of Indic-script text, in a
+    collapsed panel: an extra view, never replacing the text).
     """
     root = ET.Element("View")
     ET.SubElement(root, "Header", value=scheme.title)
@@ -78,6 +87,8 @@ def label_config(
         )
     if show_speaker and media is not MediaKind.IMAGE:
         ET.SubElement(root, "Header", value="Speaker: $speaker", size="5")
+    if show_language:
+        ET.SubElement(root, "Header", value="$language_badge", size="6")
     obj = media.value
     if media is MediaKind.AUDIO:
         ET.SubElement(root, "Audio", name=obj, value=f"${obj}", hotkey="ctrl+space")
@@ -91,6 +102,9 @@ def label_config(
     if media in (MediaKind.AUDIO, MediaKind.VIDEO) and not corrects_transcript:
         ET.SubElement(root, "Header", value="Transcript (ASR)", size="6")
         ET.SubElement(root, "Text", name="asr_transcript", value="$transcript")
+    if show_language and media is not MediaKind.IMAGE:
+        panel = ET.SubElement(ET.SubElement(root, "Collapse"), "Panel", value="Transliteration (ISO 15919)")
+        ET.SubElement(panel, "Text", name="transliteration", value="$transliteration")
     for field in scheme.fields:
         _add_control(root, field, obj, language)
     ET.indent(root, space="  ")
@@ -154,6 +168,8 @@ def task_data(
     speaker: str | None = None,
     transcript: str | None = None,
     context: Sequence[ContextLine] = (),
+    language_badge: str = "",
+    transliteration: str = "",
     meta: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``data`` of one Label Studio task for ``label_config(.., media)``.
@@ -170,6 +186,8 @@ def task_data(
         "speaker": speaker or "unknown",
         "transcript": transcript or "",
         "context": lines,
+        "language_badge": language_badge or "Language: not known",
+        "transliteration": transliteration or NO_TRANSLITERATION,
     }
     if meta:
         clash = set(meta) & set(data)
@@ -177,3 +195,17 @@ def task_data(
             raise ValidationError(f"task meta keys {sorted(clash)} clash with the task's own keys; rename them")
         data.update(meta)
     return data
+
+
+def language_badge(language: str | None, scripts: Mapping[str, float] | None) -> str:
+    """What an annotator reads above the item: its language, and the scripts its text is written in.
+
+    >>> language_badge("ml", {"Malayalam": 0.9, "Latin": 0.1})
+    'Language: Malayalam · മലയാളം (ml) · script: Malayalam 90%, Latin 10%'
+    """
+    name = LANGUAGE_NAMES.get(language or "", language or "not known")
+    badge = f"Language: {name} ({language})" if language else "Language: not known"
+    if scripts:
+        shown = ", ".join(f"{script} {share:.0%}" for script, share in list(scripts.items())[:3])
+        badge += f" · script: {shown}"
+    return badge

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.domain import ValidationError
+from backend.language.scripts import NATIVE_SCRIPTS
 from exports.hf import SplitFiles, data_files_config, release_features
 from exports.records import (
     HAN_VARIANTS,
@@ -68,9 +69,6 @@ CLIP_PROCESSING = (
 LANGUAGE_NAMES = {"ta": "Tamil", "ml": "Malayalam", "bn": "Bengali", "zh": "Chinese", "en": "English", "hi": "Hindi"}
 _ISO = re.compile(r"^[a-z]{2,3}$")
 
-NATIVE_SCRIPTS: dict[str, str] = {"ta": "Tamil", "ml": "Malayalam", "bn": "Bengali", "zh": "Han", "hi": "Devanagari"}
-"""The script each language is natively written in, for the card's romanised share (the same
-names ``backend.language.scripts.NATIVE_SCRIPTS`` gives)."""
 
 CMI_BINS: tuple[tuple[str, float], ...] = (
     ("0", 0.0), ("(0, 10]", 10.0), ("(10, 20]", 20.0), ("(20, 30]", 30.0), ("(30, 40]", 40.0), ("> 40", math.inf),
@@ -218,7 +216,7 @@ def native_script(language: str | None) -> str | None:
     (``ta-en`` → Tamil); ``None`` for a language ``NATIVE_SCRIPTS`` does not name.
 
     >>> native_script("ta-en"), native_script("zh"), native_script("en"), native_script(None)
-    ('Tamil', 'Han', None, None)
+    ('Tamil', 'Han', 'Latin', None)
     """
     if not language:
         return None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from backend.domain import AsrSegment, FilterStatus, SpeakerTurn, Utterance, ValidationError, Word
+from backend.language import normalize_text, script_mismatch, script_profile
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class UtteranceOptions:
     max_no_speech_prob: float = 0.6
     max_compression_ratio: float = 2.4
     languages: tuple[str, ...] = ()
+    # a transcript in Latin script for a language with its own (romanised) is kept only when allowed
+    allow_romanized: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.min_duration_s < self.max_duration_s:
@@ -208,6 +211,10 @@ def filter_reason(utt: Utterance, no_speech_prob: float | None, options: Utteran
                 f"{options.max_compression_ratio} (likely an ASR loop)")
     if options.languages and utt.language not in options.languages:
         return f"language {utt.language!r} not in project languages {list(options.languages)}"
+    mismatch = script_mismatch(utt.language, script_profile(normalize_text(utt.text)),
+                               allow_romanized=options.allow_romanized)
+    if mismatch:
+        return f"wrong script: {mismatch}"
     return None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from annotation_configs.registry import Scheme, SchemeField
 from annotation_configs.xml import INTENSITY_SEPARATOR, control_name
 from backend.domain import NotFoundError, ValidationError, ValueKind
+from backend.language import normalize_text
 
 _RESULT_TYPE = {
     ValueKind.NOMINAL: "choices",
@@ -74,13 +75,13 @@ def _read_region(field: SchemeField, from_name: str, label_key: str, value: Mapp
         field.label(label_key)
     elif label_key:
         raise ValidationError(f"control {from_name!r}: field {field.name!r} is not an intensity field")
-    if kind is ValueKind.FREE_TEXT:
+    if kind is ValueKind.FREE_TEXT:  # a corrected transcript: stored normalised (the raw result keeps what was typed)
         text = value.get("text")
         if isinstance(text, str):
-            return text
+            return normalize_text(text)
         if not isinstance(text, list) or not all(isinstance(t, str) for t in text):
             raise ValidationError(f"textarea {from_name!r} carries {text!r:.80}, expected a list of strings")
-        return "\n".join(text)
+        return normalize_text("\n".join(text))
     if kind is ValueKind.INTERVAL:
         number = value.get("number", value.get("rating"))
         if isinstance(number, bool) or not isinstance(number, (int, float)):

@@ -34,6 +34,8 @@ def create_project(body: ProjectCreate, session: SessionDep, _token: CurrentToke
         languages=tuple(body.languages),
         schemes=tuple(body.schemes),
         allowed_licences=tuple(body.allowed_licences),
+        han_target=body.han_target,
+        allow_romanized=body.allow_romanized,
     )
     return _public(project_service.create_project(session, spec))
 
@@ -52,6 +54,8 @@ def update_project(project_id: ProjectId, body: ProjectUpdate, session: SessionD
         languages=tuple(body.languages) if body.languages is not None else None,
         schemes=tuple(body.schemes) if body.schemes is not None else None,
         allowed_licences=tuple(body.allowed_licences) if body.allowed_licences is not None else None,
+        han_target=body.han_target,
+        allow_romanized=body.allow_romanized,
         fields_set=frozenset(given),
     )
     return _public(project_service.update_project(session, project_id, changes))

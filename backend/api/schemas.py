@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Literal, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,8 @@ class ProjectCreate(BaseModel):
     languages: list[str] = Field(default_factory=list, examples=[["ta", "ml"]])
     schemes: list[str] = Field(default_factory=list, examples=[["sentiment3", "emotion7"]])
     allowed_licences: list[str] = Field(default_factory=list, examples=[["cc-by-4.0"]])
+    han_target: Literal["simplified", "traditional"] | None = None
+    allow_romanized: bool = False
 
 
 class ProjectUpdate(BaseModel):
@@ -33,6 +35,8 @@ class ProjectUpdate(BaseModel):
     languages: list[str] | None = None
     schemes: list[str] | None = None
     allowed_licences: list[str] | None = None
+    han_target: Literal["simplified", "traditional"] | None = None
+    allow_romanized: bool | None = None
 
 
 class ProjectPublic(BaseModel):
@@ -42,6 +46,8 @@ class ProjectPublic(BaseModel):
     languages: list[str]
     schemes: list[str]
     allowed_licences: list[str]
+    han_target: str | None = None
+    allow_romanized: bool = False
     created_at: datetime | None
 
 
@@ -72,6 +78,13 @@ class UtterancePublic(BaseModel):
     text: str | None
     language: str | None
     language_probability: float | None
+    text_normalized: str | None = None
+    scripts: dict[str, float] | None = None
+    dominant_script: str | None = None
+    han_variant: str | None = None
+    text_language: str | None = None
+    text_language_confidence: float | None = None
+    cmi: float | None = None
     asr_confidence: float | None
     diarization_confidence: float | None
     clip_audio_path: str | None

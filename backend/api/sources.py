@@ -36,13 +36,16 @@ def list_utterances(
     _token: CurrentToken,
     source_id: Annotated[int | None, optional_id("Only utterances of this source.")] = None,
     language: str | None = None,
+    script: Annotated[str | None, Query(description="Dominant script of the text (Unicode script name, e.g. Tamil, Latin, Han).")] = None,
+    cmi_min: Annotated[float | None, Query(ge=0, le=100, description="Least Code-Mixing Index (0-100).")] = None,
     speaker: str | None = None,
     filter_status: Annotated[str | None, Query(description=" or ".join(FilterStatus))] = None,
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> Page[UtterancePublic]:
     records, total = speech_service.utterance_page(
-        session, project_id, source_id=source_id, language=language, speaker=speaker,
+        session, project_id, source_id=source_id, language=language, script=script, cmi_min=cmi_min,
+        speaker=speaker,
         filter_status=filter_status, offset=offset, limit=limit,
     )
     return Page(items=[UtterancePublic(**record) for record in records], total=total, offset=offset, limit=limit)

@@ -25,6 +25,7 @@ from backend.cli import qa as _qa; _qa.register(app)  # noqa: E402,E702
 from backend.cli import export as _export; _export.register(app)  # noqa: E402,E702
 from backend.cli import speech as _speech; _speech.register(app)  # noqa: E402,E702
 from backend.cli import annotation as _annotation; _annotation.register(app)  # noqa: E402,E702
+from backend.cli import text as _text; _text.register(app)  # noqa: E402,E702
 # -- end sub-app registration --
 
 

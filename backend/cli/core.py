@@ -128,6 +128,8 @@ def project_create(
     schemes: Annotated[str, typer.Option(help="Comma-separated annotation scheme names, e.g. sentiment3,emotion7.")] = "",
     licences: Annotated[str, typer.Option(help="Licences allowed in releases, comma-separated (empty: any).")] = "",
     description: Annotated[str | None, typer.Option(help="Free text.")] = None,
+    chinese: Annotated[str | None, typer.Option("--chinese", help="Normalise Chinese text to simplified or traditional (the raw text is kept).")] = None,
+    allow_romanized: Annotated[bool, typer.Option("--allow-romanized", help="Keep transcripts in Latin script for languages with their own script.")] = False,
     exist_ok: Annotated[bool, typer.Option("--exist-ok", help="Succeed if the project already exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -137,7 +139,8 @@ def project_create(
     """
     spec = project_service.ProjectSpec(
         name=name, languages=_split(languages), schemes=_split(schemes),
-        allowed_licences=_split(licences), description=description,
+        allowed_licences=_split(licences), description=description, han_target=chinese,
+        allow_romanized=allow_romanized,
     )
     with db_session() as session:
         if exist_ok:

@@ -20,6 +20,9 @@ utterances_app = typer.Typer(help="What the speech pipeline produced.\n\nExample
 
 ProjectOpt = Annotated[str, typer.Option("--project", help="Project name or id.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+LanguageFilter = Annotated[str | None, typer.Option("--language", help="Only items in this language (ISO 639-1).")]
+ScriptFilter = Annotated[str | None, typer.Option("--script", help="Only texts whose dominant script is this (Tamil, Latin, Han, ...).")]
+CmiFilter = Annotated[float | None, typer.Option("--cmi-min", min=0, max=100, help="Only texts with at least this Code-Mixing Index (0-100).")]
 
 
 @ingest_app.command("folder")
@@ -81,13 +84,19 @@ def process(
 
 
 @utterances_app.command("list")
-def utterances_list(project: ProjectOpt, as_json: JsonOpt = False) -> None:
-    """List utterances in dialogue order with speaker, text, language, confidences, clips and filter.
+def utterances_list(
+    project: ProjectOpt,
+    language: LanguageFilter = None,
+    script: ScriptFilter = None,
+    cmi_min: CmiFilter = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List utterances in dialogue order with speaker, text, language, scripts, confidences, clips and filter.
 
-    Example: mmcurate utterances list --project demo --json
+    Example: mmcurate utterances list --project demo --script Devanagari --json
     """
     with db_session() as session:
-        records = speech.list_utterances(session, project)
+        records = speech.list_utterances(session, project, language=language, script=script, cmi_min=cmi_min)
     if as_json:
         emit_json_lines(records)
     else:

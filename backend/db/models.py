@@ -91,11 +91,18 @@ class Project(Base):
     languages: Mapped[list[Any]] = mapped_column(JSON, default=list)
     schemes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     allowed_licences: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Text policy (backend.language): Chinese normalised to one variant (raw text always kept), and
+    # whether a transcript in Latin script for a language with its own script is kept.
+    han_target: Mapped[str | None] = mapped_column(String(16))
+    allow_romanized: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
     sources: Mapped[list[Source]] = relationship(back_populates="project", cascade="all, delete-orphan", passive_deletes=True)
 
-    __table_args__ = (CheckConstraint("length(name) > 0", name="name_not_empty"),)
+    __table_args__ = (
+        CheckConstraint("length(name) > 0", name="name_not_empty"),
+        CheckConstraint("han_target IS NULL OR han_target IN ('simplified', 'traditional')", name="han_target"),
+    )
 
 
 class Source(Base):
@@ -182,6 +189,13 @@ class Item(Base):
     turn_index: Mapped[int | None] = mapped_column(Integer)
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
     text: Mapped[str | None] = mapped_column(Text)
+    # What backend.language made of ``text`` (the raw text stays in ``text``): the normalised form
+    # shown to annotators and released, the dominant script, the Code-Mixing Index, and the rest of
+    # the profile (script shares, Han variant, language identified from the text, word tags).
+    text_normalized: Mapped[str | None] = mapped_column(Text)
+    dominant_script: Mapped[str | None] = mapped_column(String(32))
+    cmi: Mapped[float | None] = mapped_column(Float)
+    text_profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     language: Mapped[str | None] = mapped_column(String(16))
     language_probability: Mapped[float | None] = mapped_column(Float)
     media_path: Mapped[str | None] = mapped_column(Text)
@@ -201,6 +215,7 @@ class Item(Base):
         CheckConstraint(_one_of("kind", ItemKind), name="kind"),
         CheckConstraint(_one_of("filter_status", FilterStatus), name="filter_status"),
         Index("ix_items_dialogue", "project_id", "dialogue_id", "turn_index"),
+        Index("ix_items_script", "project_id", "dominant_script"),
         # Item ids are quoted outside the database (label files, Label Studio tasks, releases): SQLite
         # must never hand a deleted item's id to a new one (PostgreSQL sequences never do).
         {"sqlite_autoincrement": True},

@@ -25,12 +25,27 @@ def with_human_work(session: Session, item_ids: list[int]) -> set[int]:
     return found
 
 
+def text_filters(*, language: str | None = None, script: str | None = None, cmi_min: float | None = None) -> list[Any]:
+    """WHERE clauses for the text filters every listing shares: the item's language, the dominant script
+    of its text (a Unicode script name, any case: ``tamil``, ``Latin``, ``han``) and a least Code-Mixing Index."""
+    clauses: list[Any] = []
+    if language is not None:
+        clauses.append(Item.language == language)
+    if script is not None:
+        clauses.append(func.lower(Item.dominant_script) == script.strip().lower())
+    if cmi_min is not None:
+        clauses.append(Item.cmi >= cmi_min)
+    return clauses
+
+
 def list_page(
     session: Session,
     *,
     project_id: int,
     kind: str | None = None,
     language: str | None = None,
+    script: str | None = None,
+    cmi_min: float | None = None,
     filter_status: str | None = None,
     offset: int = 0,
     limit: int = 100,
@@ -39,8 +54,7 @@ def list_page(
     query = select(Item, UtteranceRow).outerjoin(UtteranceRow, UtteranceRow.item_id == Item.id).where(Item.project_id == project_id)
     if kind is not None:
         query = query.where(Item.kind == kind)
-    if language is not None:
-        query = query.where(Item.language == language)
+    query = query.where(*text_filters(language=language, script=script, cmi_min=cmi_min))
     if filter_status is not None:
         query = query.where(Item.filter_status == filter_status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -60,6 +74,7 @@ def item_as_dict(item: Item, utterance: UtteranceRow | None) -> dict[str, Any]:
         "reply_to_id": item.reply_to_id,
         "text": item.text,
         "language": item.language,
+        **text_profile_fields(item),
         "media_path": item.media_path,
         "is_gold": item.is_gold,
         "filter_status": item.filter_status,
@@ -76,3 +91,17 @@ def item_as_dict(item: Item, utterance: UtteranceRow | None) -> dict[str, Any]:
             clip_video_path=utterance.clip_video_path,
         )
     return record
+
+
+def text_profile_fields(item: Item) -> dict[str, Any]:
+    """What ``backend.language`` made of the item's text, as listings show it (None before profiling)."""
+    stored = item.text_profile or {}
+    return {
+        "text_normalized": item.text_normalized,
+        "scripts": stored.get("scripts"),
+        "dominant_script": item.dominant_script,
+        "han_variant": stored.get("han_variant"),
+        "text_language": stored.get("language"),
+        "text_language_confidence": stored.get("language_confidence"),
+        "cmi": item.cmi,
+    }

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Item, UtteranceRow
+from backend.repositories import items as item_repo
 
 
 def list_page(
@@ -14,6 +15,8 @@ def list_page(
     project_id: int,
     source_id: int | None = None,
     language: str | None = None,
+    script: str | None = None,
+    cmi_min: float | None = None,
     speaker: str | None = None,
     filter_status: str | None = None,
     offset: int = 0,
@@ -27,8 +30,7 @@ def list_page(
     )
     if source_id is not None:
         query = query.where(Item.source_id == source_id)
-    if language is not None:
-        query = query.where(Item.language == language)
+    query = query.where(*item_repo.text_filters(language=language, script=script, cmi_min=cmi_min))
     if speaker is not None:
         query = query.where(UtteranceRow.speaker_label == speaker)
     if filter_status is not None:

@@ -12,6 +12,7 @@ from backend.db.models import (Adjudication, AggregatedLabelRow, Annotation, Ite
                                Task)
 from backend.domain import ConflictError, ValidationError
 from backend.repositories import projects as project_repo
+from backend.services.text import apply_text_profile
 
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,199}$")
@@ -26,6 +27,8 @@ class ProjectSpec:
     schemes: tuple[str, ...] = ()
     allowed_licences: tuple[str, ...] = ()
     description: str | None = None
+    han_target: str | None = None  # Chinese normalised to "simplified" or "traditional"; None keeps it as written
+    allow_romanized: bool = False  # keep transcripts in Latin script for a language with its own script
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class ProjectChanges:
     schemes: tuple[str, ...] | None = None
     allowed_licences: tuple[str, ...] | None = None
     description: str | None = None
+    han_target: str | None = None
+    allow_romanized: bool | None = None
     fields_set: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -64,6 +69,16 @@ def validate_languages(languages: tuple[str, ...] | list[str]) -> tuple[str, ...
     return tuple(cleaned)
 
 
+def validate_han_target(value: str | None) -> str | None:
+    """``simplified``, ``traditional`` or None (Chinese kept as written)."""
+    if value is None or not value.strip() or value.strip().lower() in ("none", "as-written"):
+        return None
+    cleaned = value.strip().lower()
+    if cleaned not in ("simplified", "traditional"):
+        raise ValidationError(f"Chinese normalisation {value!r} is not known; use simplified, traditional or none")
+    return cleaned
+
+
 def _clean_list(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     cleaned: list[str] = []
     for value in values:
@@ -83,6 +98,8 @@ def create_project(session: Session, spec: ProjectSpec) -> Project:
         languages=list(validate_languages(spec.languages)),
         schemes=list(_clean_list(spec.schemes)),
         allowed_licences=list(_clean_list(spec.allowed_licences)),
+        han_target=validate_han_target(spec.han_target),
+        allow_romanized=spec.allow_romanized,
     )
     session.add(project)
     session.flush()
@@ -119,8 +136,25 @@ def update_project(session: Session, project: str | int, changes: ProjectChanges
         project.allowed_licences = list(_clean_list(changes.allowed_licences))
     if "description" in changes.fields_set:
         project.description = changes.description
+    if "allow_romanized" in changes.fields_set and changes.allow_romanized is not None:
+        project.allow_romanized = changes.allow_romanized  # takes effect on the next `process` (filter stage)
+    if "han_target" in changes.fields_set:
+        target = validate_han_target(changes.han_target)
+        if target != project.han_target:
+            project.han_target = target
+            reprofile_items(session, project)
     session.flush()
     return project
+
+
+def reprofile_items(session: Session, project: Project) -> int:
+    """Re-derive every item's normalised text and profile (the raw text is untouched); how many."""
+    count = 0
+    for item in session.scalars(select(Item).where(Item.project_id == project.id, Item.text.is_not(None))):
+        apply_text_profile(item, project)
+        count += 1
+    session.flush()
+    return count
 
 
 @dataclass(frozen=True)
@@ -194,5 +228,7 @@ def project_as_dict(project: Project) -> dict[str, object]:
         "languages": list(project.languages or []),
         "schemes": list(project.schemes or []),
         "allowed_licences": list(project.allowed_licences or []),
+        "han_target": project.han_target,
+        "allow_romanized": bool(project.allow_romanized),
         "created_at": project.created_at.isoformat() if project.created_at else None,
     }

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from annotation_configs.labelstudio.results import result_from_values, values_from_result
 from annotation_configs.registry import SchemeField, load_registry
 from backend.domain import ValidationError, ValueKind
+from backend.language import normalize_text
 
 REGISTRY = load_registry()
 
@@ -32,7 +33,9 @@ def test_values_survive_the_trip_through_label_studio_result_json(name: str, dat
     scheme = REGISTRY[name]
     values = {f.name: data.draw(_value_strategy(f)) for f in scheme.fields}
     result = result_from_values(scheme, values, "audio")
-    assert values_from_result(scheme, result) == values
+    # free text (a corrected transcript) comes back normalised (backend.language); the raw result keeps it as typed
+    expected = {k: normalize_text(v) if scheme.field(k).kind is ValueKind.FREE_TEXT else v for k, v in values.items()}
+    assert values_from_result(scheme, result) == expected
 
 
 def test_an_editor_result_reads_into_label_keys() -> None:
@@ -44,7 +47,14 @@ def test_an_editor_result_reads_into_label_keys() -> None:
         {"id": "a3", "from_name": "emotion", "to_name": "audio", "type": "choices", "value": {"choices": ["joy"]}},
     ]
     assert values_from_result(REGISTRY["utterance"], result) == {
-        "transcript": "வணக்கம்\nநண்பா", "sentiment": "positive", "emotion": "joy"}
+        "transcript": "வணக்கம் நண்பா", "sentiment": "positive", "emotion": "joy"}  # lines joined, normalised
+
+
+def test_a_corrected_transcript_is_stored_normalised() -> None:
+    # a stray zero-width space and a Malayalam legacy chillu (ന + virama + ZWJ), as older keyboards type it
+    typed = "അവ\u0d28\u0d4d\u200d \u200bവന്നു  "
+    result = [{"from_name": "transcript", "to_name": "audio", "type": "textarea", "value": {"text": [typed]}}]
+    assert values_from_result(REGISTRY["transcript"], result)["transcript"] == "അവ\u0d7b വന്നു"
 
 
 def test_an_empty_multi_label_answer_is_an_empty_list_and_unanswered_intensity_rows_are_zero() -> None:

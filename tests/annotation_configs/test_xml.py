@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from annotation_configs.registry import load_registry
-from annotation_configs.xml import ContextLine, MediaKind, label_config, task_data
+from annotation_configs.xml import NO_TRANSLITERATION, ContextLine, MediaKind, label_config, language_badge, task_data
 from backend.domain import ItemKind, ValidationError
 
 REGISTRY = load_registry()
@@ -50,7 +50,8 @@ def test_task_data_carries_every_variable_the_config_reads() -> None:
     data = task_data(MediaKind.AUDIO, "/data/local-files/?d=clips/1.wav", item_id=1, speaker="SPEAKER_01",
                      transcript="hi", context=[ContextLine("SPEAKER_00", "hello")])
     assert data == {"audio": "/data/local-files/?d=clips/1.wav", "item_id": 1, "speaker": "SPEAKER_01",
-                    "transcript": "hi", "context": [{"speaker": "SPEAKER_00", "text": "hello"}]}
+                    "transcript": "hi", "context": [{"speaker": "SPEAKER_00", "text": "hello"}],
+                    "language_badge": "Language: not known", "transliteration": NO_TRANSLITERATION}
     first = task_data(MediaKind.AUDIO, "/x.wav", item_id=2)
     assert first["context"][0]["text"] == "(start of the dialogue)"
 
@@ -67,3 +68,27 @@ def test_media_kind_follows_the_item_kind() -> None:
     assert MediaKind.for_item(ItemKind.CLIP, has_video=True) is MediaKind.VIDEO
     assert MediaKind.for_item(ItemKind.IMAGE) is MediaKind.IMAGE
     assert MediaKind.for_item(ItemKind.CHAT_TURN) is MediaKind.TEXT
+
+
+@pytest.mark.parametrize("media", list(MediaKind))
+@pytest.mark.parametrize("scheme", sorted(REGISTRY))
+def test_every_variable_a_config_reads_is_in_the_task_data(scheme: str, media: MediaKind) -> None:
+    import re
+
+    config = label_config(REGISTRY[scheme], media, "ml")
+    wanted = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", config))
+    data = task_data(media, "x", item_id=1, language_badge="Language: x", transliteration="y")
+    assert wanted <= set(data), (scheme, media, wanted - set(data))
+
+
+def test_the_language_badge_names_the_language_and_the_scripts_of_the_text() -> None:
+    assert language_badge("ml", {"Malayalam": 0.9, "Latin": 0.1}) == (
+        "Language: Malayalam · മലയാളം (ml) · script: Malayalam 90%, Latin 10%")
+    assert language_badge("zh", {"Han": 1.0}) == "Language: Chinese · 中文 (zh) · script: Han 100%"
+    assert language_badge("xx", None) == "Language: xx (xx)"
+    assert language_badge(None, {}) == "Language: not known"
+    root = ET.fromstring(label_config(REGISTRY["sentiment3"], MediaKind.TEXT, "bn"))
+    assert root.find(".//Header[@value='$language_badge']") is not None
+    assert root.find(".//Collapse/Panel/Text[@name='transliteration']").get("value") == "$transliteration"
+    image = ET.fromstring(label_config(REGISTRY["sentiment3"], MediaKind.IMAGE))
+    assert image.find(".//Collapse") is None  # nothing to transliterate on an image

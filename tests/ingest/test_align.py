@@ -130,3 +130,21 @@ def test_utterance_invariants(data, min_s, max_s, pause):
             assert len(u.words) == 1 and u.filter_reason.startswith("too long"), (u.duration, max_s, u.words)
         if u.filter_status == "kept":
             assert min_s <= u.duration <= max_s
+
+
+def test_a_transcript_in_a_script_that_does_not_fit_its_language_is_filtered_with_that_reason():
+    turn = [SpeakerTurn(0.0, 3.0, "A")]
+    # what Whisper base wrote for the demo's Malayalam dialogue: Devanagari
+    (devanagari,) = build_utterances([seg([Word(0.0, 1.2, "विने"), Word(1.3, 2.5, "विने")], lang="ml")], turn,
+                                     UtteranceOptions(languages=("ml",)))
+    assert devanagari.filter_status == "filtered"
+    assert devanagari.filter_reason == "wrong script: script Devanagari does not fit language 'ml' (expected Malayalam)"
+    # romanised Bengali: filtered unless the project keeps romanised transcripts
+    words = [Word(0.0, 0.8, "ami"), Word(0.9, 1.6, "tomake"), Word(1.7, 2.5, "bhalobashi")]
+    (romanised,) = build_utterances([seg(words, lang="bn")], turn, UtteranceOptions())
+    assert romanised.filter_reason is not None and romanised.filter_reason.startswith("wrong script: romanised text")
+    (allowed,) = build_utterances([seg(words, lang="bn")], turn, UtteranceOptions(allow_romanized=True))
+    assert allowed.filter_status == "kept"
+    (native,) = build_utterances([seg([Word(0.0, 1.2, "মলয়ালম"), Word(1.3, 2.5, "ভালো")], lang="bn")], turn,
+                                 UtteranceOptions())
+    assert native.filter_status == "kept"

@@ -14,7 +14,7 @@ from annotation_configs.labelstudio import instances as ls
 from annotation_configs.labelstudio import LabelStudioClient
 from annotation_configs.labelstudio.results import result_from_values
 from annotation_configs.registry import Scheme, SchemeRegistry, shipped_registry
-from annotation_configs.xml import ContextLine, MediaKind, label_config, task_data
+from annotation_configs.xml import ContextLine, MediaKind, label_config, language_badge, task_data
 from backend.db.models import (
     AnnotationBatch,
     Annotator,
@@ -34,6 +34,7 @@ from backend.domain import (
     ValidationError,
     ValueKind,
 )
+from backend.language import transliteration_view
 from backend.repositories import projects as project_repo
 from backend.services.annotation.home import (
     INSTANCE_HEADER,
@@ -275,11 +276,14 @@ def push(
             for item in items:
                 utterance = item.utterance
                 media, content = task_content(settings.data_dir, instance, item)
+                shown_text = item.text_normalized or item.text or ""
                 data = task_data(
                     media, content, item_id=item.id,
                     speaker=utterance.speaker_label if utterance else None,
-                    transcript=(item.text or "") if media is not MediaKind.TEXT else "",
+                    transcript=shown_text if media is not MediaKind.TEXT else "",
                     context=_context(session, item, utterance, context_cache),
+                    language_badge=language_badge(item.language, (item.text_profile or {}).get("scripts")),
+                    transliteration=transliteration_view(shown_text, item.language) or "",
                     meta={"mmcurate_batch": batch.id, "language": item.language or ""},
                 )
                 task: dict[str, Any] = {"data": data}
@@ -291,9 +295,10 @@ def push(
                 title = _project_title(project, scheme, media)
                 if instance.external_url:
                     title = f"{title} / {annotator.pseudonym}"
+                shown_in = options.display_language or display_language(project) or annotator_language(annotator)
                 ls_project = client.ensure_project(
-                    title, label_config(scheme, media, options.display_language or display_language(project)),
-                    instructions=scheme.instruction(options.display_language), maximum_annotations=1,
+                    title, label_config(scheme, media, shown_in),
+                    instructions=scheme.instruction(shown_in), maximum_annotations=1,
                 )
                 for folder in sorted({f for t in tasks
                                       if (f := storage_folder(settings.data_dir, instance, t["data"][media.value]))}):
@@ -339,13 +344,19 @@ def push(
 
 
 def display_language(project: Project) -> str | None:
+    """The language label names are shown in beside English: the project's, when it has exactly one."""
     languages = [lang for lang in (project.languages or []) if lang in ("ta", "ml", "bn", "zh")]
     return languages[0] if len(languages) == 1 else None
 
 
+def annotator_language(annotator: Annotator) -> str | None:
+    """Otherwise the annotator's own: the first of their languages the schemes name labels in."""
+    return next((lang for lang in (annotator.languages or []) if lang in ("ta", "ml", "bn", "zh")), None)
+
+
 def _asr_prediction(scheme: Scheme, item: Item, utterance: UtteranceRow | None, media: MediaKind) -> dict[str, Any] | None:
-    values = {f.name: item.text for f in scheme.fields
-              if f.kind is ValueKind.FREE_TEXT and f.predictor == "asr" and item.text}
+    text = item.text_normalized or item.text
+    values = {f.name: text for f in scheme.fields if f.kind is ValueKind.FREE_TEXT and f.predictor == "asr" and text}
     if not values:
         return None
     model = (utterance.asr_model if utterance else None) or "asr"

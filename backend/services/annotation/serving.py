@@ -83,7 +83,7 @@ def task_content(data_dir: Path, instance: ls.LabelStudioInstance, item: Item) -
     """What a task of ``item`` shows in ``instance``: its text, or a local-files URL of its media, served there."""
     media, path = media_file(item)
     if path is None:
-        return media, item.text or ""
+        return media, item.text_normalized or item.text or ""
     if instance.managed:
         relative = serve_file(instance.media_root, data_dir, path)
     else:  # a shared server: its document root is the deployment's own choice

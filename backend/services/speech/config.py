@@ -52,7 +52,8 @@ def config_from_settings(settings: Settings, project: Project, **overrides: Any)
     config = PipelineConfig(
         asr_model=spec, asr=asr, diarizer=settings.diarization_backend,
         diarization_model=settings.diarization_model,
-        utterances=align.UtteranceOptions(languages=tuple(project.languages or ())),
+        utterances=align.UtteranceOptions(languages=tuple(project.languages or ()),
+                                          allow_romanized=bool(project.allow_romanized)),
         limits=media.MediaLimits(max_duration_s=settings.max_media_seconds),
     )
     return replace(config, **overrides) if overrides else config

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Item, StageRun, UtteranceRow
 from backend.domain import from_ms
+from backend.repositories import items as item_repo
 from backend.repositories import projects as project_repo
 from backend.repositories import utterances as utterance_repo
 
@@ -22,6 +23,7 @@ def utterance_as_dict(item: Item, utt: UtteranceRow) -> dict[str, Any]:
         "id": item.id, "source_id": item.source_id, "dialogue_id": item.dialogue_id, "index": item.turn_index,
         "start": from_ms(utt.start_ms), "end": from_ms(utt.end_ms), "speaker": utt.speaker_label,
         "text": item.text, "language": item.language, "language_probability": item.language_probability,
+        **item_repo.text_profile_fields(item),
         "asr_confidence": utt.asr_confidence, "diarization_confidence": utt.diarization_confidence,
         "clip_audio_path": utt.clip_audio_path, "clip_video_path": utt.clip_video_path,
         "filter_status": item.filter_status, "filter_reason": item.filter_reason, "reference": item.reference,
@@ -29,19 +31,21 @@ def utterance_as_dict(item: Item, utt: UtteranceRow) -> dict[str, Any]:
     }
 
 
-def list_utterances(session: Session, project: str | int) -> list[dict[str, Any]]:
+def list_utterances(session: Session, project: str | int, *, language: str | None = None, script: str | None = None,
+                    cmi_min: float | None = None) -> list[dict[str, Any]]:
     project = project_repo.get(session, project)
-    rows, _ = utterance_repo.list_page(session, project_id=project.id, limit=10_000_000)
+    rows, _ = utterance_repo.list_page(session, project_id=project.id, language=language, script=script,
+                                       cmi_min=cmi_min, limit=10_000_000)
     return [utterance_as_dict(item, utt) for item, utt in rows]
 
 
 def utterance_page(session: Session, project: str | int, *, source_id: int | None = None, language: str | None = None,
-                   speaker: str | None = None, filter_status: str | None = None, offset: int = 0,
+                   script: str | None = None, cmi_min: float | None = None, speaker: str | None = None, filter_status: str | None = None, offset: int = 0,
                    limit: int = 100) -> tuple[list[dict[str, Any]], int]:
     """One page of the project's utterances (as :func:`utterance_as_dict`), optionally filtered; also how many match."""
     project_id = project_repo.get(session, project).id
     rows, total = utterance_repo.list_page(session, project_id=project_id, source_id=source_id, language=language,
-                                           speaker=speaker, filter_status=filter_status, offset=offset, limit=limit)
+                                           script=script, cmi_min=cmi_min, speaker=speaker, filter_status=filter_status, offset=offset, limit=limit)
     return [utterance_as_dict(item, utt) for item, utt in rows], total
 
 

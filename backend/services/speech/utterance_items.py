@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Item, MediaAsset, Project, Source, Speaker, StageRun, UtteranceRow
 from backend.domain import ItemKind, MmcurateError, Span, Transcript, Utterance, ValidationError, to_ms
 from backend.repositories import items as item_repo
+from backend.services.text import apply_text_profile
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def replace_utterances(session: Session, project: Project, source: Source, asset
             created += 1
         item.dialogue_id, item.turn_index = utt.dialogue_id, utt.turn_index
         item.language, item.language_probability = utt.language, utt.language_probability
+        apply_text_profile(item, project)
         item.reference = reference_for(utt, lines)
         item.filter_status, item.filter_reason = utt.filter_status, utt.filter_reason
         item.reply_to_id = previous.id if previous is not None else None

@@ -21,6 +21,7 @@ from annotation_configs.labelstudio.install import LabelStudioInstall
 from backend.db.models import Item, MediaAsset, Project, Source, UtteranceRow
 from backend.db.session import engine_for, session_factory
 from backend.services import annotation as service
+from backend.services.text import apply_text_profile
 from backend.settings import Settings
 from tests.annotation_configs.labelstudio_fixtures import make_tone
 
@@ -70,6 +71,7 @@ def clip_project(session: Session, data_dir: Path, name: str, count: int, *, lan
                     text=f"வாக்கியம் {index}", language=language,
                     reference=dict(references[index]) if index < len(references) else {},
                     is_gold=index in gold, media_path=str(clip))
+        apply_text_profile(item, project)  # as every path that stores text does
         session.add(item)
         session.flush()
         session.add(UtteranceRow(item_id=item.id, asset_id=asset.id, start_ms=index * 1000,

@@ -142,6 +142,12 @@ def test_push_sends_every_item_to_k_annotators_and_gold_to_all(world) -> None:
     tasks = admin.export_tasks(admin.find_project("first-push / emotion7 / audio"))
     assert sorted(t["data"]["speaker"] for t in tasks) == ["SPEAKER_00"] * 3 + ["SPEAKER_01"] * 2
     assert all(t["data"]["audio"].startswith("/a/ann-001/data/local-files/?d=clips/first-push-") for t in tasks)
+    # the item's language and script above it; an ISO 15919 view of "வாக்கியம் N" (வா vā, க் k, கி ki, ய ya, ம் m)
+    assert {t["data"]["language_badge"] for t in tasks} == {"Language: Tamil · தமிழ் (ta) · script: Tamil 100%"}
+    assert sorted(t["data"]["transliteration"] for t in tasks) == [f"vākkiyam {i}" for i in range(5)]
+    config = admin.project_config(admin.find_project("first-push / emotion7 / audio"))
+    assert "Transliteration (ISO 15919)" in config and "$language_badge" in config
+    assert 'value="joy · மகிழ்ச்சி"' in config  # label names in the project's language beside English
 
 
 def test_re_pushing_creates_no_duplicate_tasks(world) -> None:
