@@ -2,7 +2,9 @@
 
 Input is one long table of judgements (columns item, annotator, field, value,
 optional lead_time_s, created_at, language, source, speaker, is_gold,
-gold_value, simulated) and the fields' :class:`~qa.fields.FieldSpec`. The
+gold_value, simulated, item_text) and the fields' :class:`~qa.fields.FieldSpec`.
+``item_text`` is the item's own text: for a free-text field the ASR pre-fills,
+the ASR transcript annotators corrected (see :mod:`qa.error_rates`). The
 result is plain data (:meth:`QAAssessment.to_dict` is what ``qa_runs.results``
 stores and what the report renders), so a report can be redrawn later from the
 database alone.
@@ -32,7 +34,8 @@ from qa.diagnostics import (
     pair_confusions,
     show,
 )
-from qa.fields import FieldAgreement, FieldSpec, infer_spec, measure_field
+from qa.error_rates import free_text_error_rates
+from qa.fields import FieldAgreement, FieldSpec, free_text_agreement, infer_spec, measure_field
 from qa.gate import (
     AdjudicationCase,
     AnnotatorFlag,
@@ -196,6 +199,10 @@ def assess(
 
 def _assess_field(part: "pd.DataFrame", spec: FieldSpec, policy: GatePolicy, options: AssessOptions) -> FieldAssessment:
     thresholds = policy.for_field(spec.name)
+    if spec.kind is ValueKind.FREE_TEXT and not spec.gated:
+        rates = free_text_error_rates(part, against_item_text=spec.predictor == "asr")
+        diagnostics = {"kind": "free_text", "by_language": [r.to_dict() for r in rates]}
+        return FieldAssessment(spec, free_text_agreement(spec, rates), None, [], [], [], diagnostics)
     agreement = measure_field(
         part[["item", "annotator", "value"]], spec, n_boot=options.n_boot, confidence=options.confidence, seed=options.seed
     )

@@ -29,6 +29,7 @@ from qa.agreement import (
     masi_distance,
     percent_agreement,
 )
+from qa.error_rates import LanguageErrorRates, free_text_error_rates
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,7 +57,9 @@ class FieldSpec:
 
     ``categories`` are label keys in order (low to high for ordinal);
     ``minimum``/``maximum`` bound an interval field; ``max_intensity`` bounds
-    the per-label intensities of a multi_label_intensity field.
+    the per-label intensities of a multi_label_intensity field; ``predictor``
+    names the model that pre-fills a free-text field (``"asr"``: annotators
+    correct the ASR transcript, which QA then scores against their corrections).
     """
 
     name: str
@@ -66,6 +69,7 @@ class FieldSpec:
     minimum: float | None = None
     maximum: float | None = None
     max_intensity: int | None = None
+    predictor: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", ValueKind(self.kind))
@@ -97,6 +101,7 @@ class FieldSpec:
             minimum=getattr(scheme_field, "minimum", None),
             maximum=getattr(scheme_field, "maximum", None),
             max_intensity=len(intensity) - 1 if intensity else None,
+            predictor=getattr(scheme_field, "predictor", None),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +113,7 @@ class FieldSpec:
             "minimum": self.minimum,
             "maximum": self.maximum,
             "max_intensity": self.max_intensity,
+            "predictor": self.predictor,
         }
 
 
@@ -250,7 +256,11 @@ def _attempt(fn: Any, *args: Any, **kwargs: Any) -> AgreementResult | str:
 def measure_field(
     ratings: "pd.DataFrame", spec: FieldSpec, *, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> FieldAgreement:
-    """Primary metric with a bootstrap CI, and companions, for one field's judgements (item, annotator, value)."""
+    """Primary metric with a bootstrap CI, and companions, for one field's judgements (item, annotator, value).
+
+    A free-text field is not gated: its reason gives WER and CER per language (:mod:`qa.error_rates`),
+    read from optional ``language`` and ``item_text`` columns when ``ratings`` has them.
+    """
     metric = spec.primary_metric
     cats = list(spec.categories) or None
     boot = {"n_boot": n_boot, "confidence": confidence, "seed": seed}
@@ -258,7 +268,7 @@ def measure_field(
     per_label: dict[str, AgreementResult | str] = {}
     kind = spec.kind
     if metric == "mean_pairwise_wer":
-        return FieldAgreement(spec.name, metric, None, reason=_wer_reason(ratings))
+        return free_text_agreement(spec, free_text_error_rates(ratings, against_item_text=spec.predictor == "asr"))
     if kind is ValueKind.MULTI_LABEL_INTENSITY or metric == "krippendorff_alpha_ordinal_per_label":
         exploded = intensity_frame(ratings, spec)
         levels = list(range(0, (spec.max_intensity or int(exploded["value"].max() or 1)) + 1))
@@ -307,26 +317,11 @@ def measure_field(
     return FieldAgreement(spec.name, metric, primary, companions=companions, per_label=per_label)
 
 
-def mean_pairwise_wer(ratings: "pd.DataFrame") -> tuple[float, int]:
-    """Mean word error rate over every pair of texts judged for the same item, and the pair count."""
-    import jiwer
+def free_text_agreement(spec: FieldSpec, rates: Sequence[LanguageErrorRates]) -> FieldAgreement:
+    """A free-text field's agreement: no coefficient, the per-language error rates as its reason.
 
-    total, pairs = 0.0, 0
-    for _, texts in ratings.groupby("item", sort=False)["value"]:
-        values = [str(t) for t in texts]
-        for i in range(len(values)):
-            for j in range(i + 1, len(values)):
-                a, b = values[i].strip() or "∅", values[j].strip() or "∅"
-                total += (jiwer.wer(a, b) + jiwer.wer(b, a)) / 2
-                pairs += 1
-    if pairs == 0:
-        raise AgreementInputError("no item has two texts to compare")
-    return total / pairs, pairs
-
-
-def _wer_reason(ratings: "pd.DataFrame") -> str:
-    try:
-        wer, pairs = mean_pairwise_wer(ratings)
-    except AgreementInputError as exc:
-        return f"free text is reported, not gated: {exc}"
-    return f"free text is reported, not gated: mean pairwise WER {wer:.3f} over {pairs} pairs"
+    The metric keeps its registered name ``mean_pairwise_wer``; the numbers are corpus WER and
+    CER per language (:mod:`qa.error_rates`), the primary one first.
+    """
+    measured = "; ".join(r.describe() for r in rates) or "no texts to compare"
+    return FieldAgreement(spec.name, spec.primary_metric, None, reason=f"free text is reported, not gated: {measured}")

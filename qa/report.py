@@ -126,6 +126,37 @@ def _adjudications(cases: list[Mapping[str, Any]]) -> str:
     return f"<p>{len(cases)} item(s) sent to adjudication.</p><table class=adjudication>{head}{''.join(rows)}</table>{more}"
 
 
+def _rate(row: Mapping[str, Any], name: str) -> str:
+    text = _num(row.get(name))
+    return f"<b>{text}</b>" if row.get(name) is not None and name.endswith(row["primary"]) else text
+
+
+def _error_rates(diag: Mapping[str, Any]) -> str:
+    """The free-text table: per language, pairwise and ASR-vs-correction WER and CER, the primary one in bold."""
+    rows = []
+    for r in diag.get("by_language") or []:
+        rates = "".join(
+            f"<td class=num>{_rate(r, f'{side}_{metric}')}</td>"
+            for side, metric in (("pairwise", "wer"), ("pairwise", "cer"), ("asr", "wer"), ("asr", "cer"))
+        )
+        rows.append(
+            f"<tr><td>{_e(r['language'] or 'unknown')}</td><td class=num>{r['n_items']}</td><td class=num>{r['n_pairs']}</td>"
+            f"<td class=num>{r['n_asr']}</td>{rates}<td>{_e(r['primary'].upper())}</td></tr>"
+        )
+    if not rows:
+        return '<p class="muted">No texts to compare.</p>'
+    head = (
+        "<tr><th>language</th><th>items</th><th>pairs</th><th>corrections vs ASR</th><th>pairwise WER</th>"
+        "<th>pairwise CER</th><th>ASR WER</th><th>ASR CER</th><th>primary</th></tr>"
+    )
+    note = (
+        '<p class="muted">Pairwise: every two annotators\' texts of an item, each way round; ASR: the item\'s ASR '
+        "text against each correction (the correction is the reference). Corpus rates: summed edits over summed "
+        "reference length. Chinese is compared in Simplified characters, its CER without spaces.</p>"
+    )
+    return f'<table class="error-rates">{head}{"".join(rows)}</table>{note}'
+
+
 def _plots(field: Mapping[str, Any], diag: Mapping[str, Any]) -> str:
     name = field["spec"]["name"]
     out = []
@@ -175,6 +206,8 @@ def render_html(result: Mapping[str, Any], *, title: str = "QA report") -> str:
             _metric_rows(field["agreement"], field.get("decision")),
             _decision(field.get("decision")),
         ]
+        if diag.get("kind") == "free_text" and "by_language" in diag:
+            body.append("<h3>Error rates by language</h3>" + _error_rates(diag))
         if diag.get("annotators") is not None and diag:
             body.append(_plots(field, diag))
             body.append("<h3>Annotators</h3>" + _annotators(diag, field.get("flags", [])))

@@ -261,8 +261,10 @@ def load_judgements(
     """One row per (annotation, field): the long table qa.assess reads, with item context.
 
     Deleted annotations and adjudications are left out. Gold values come from
-    ``items.reference`` of gold items. Reads plain columns (the imported batch id
-    is extracted in SQL), so half a million judgements load in seconds.
+    ``items.reference`` of gold items. ``item_text`` is the item's own text, normalised
+    where it has been (``items.text_normalized``, else ``items.text``): for a clip, the
+    ASR transcript a ``transcript`` correction is scored against. Reads plain columns
+    (the imported batch id is extracted in SQL), so half a million judgements load in seconds.
     """
     import pandas as pd
 
@@ -280,6 +282,7 @@ def load_judgements(
             Item.is_gold,
             func.coalesce(Task.batch_id, imported_batch),
             UtteranceRow.speaker_label,
+            func.coalesce(Item.text_normalized, Item.text),
         )
         .join(Annotator, Annotator.id == Annotation.annotator_id)
         .join(Item, Item.id == Annotation.item_id)
@@ -297,10 +300,12 @@ def load_judgements(
         session.execute(select(Item.id, Item.reference).where(Item.project_id == project.id, Item.is_gold.is_(True))).tuples().all()
     )
     records = []
+    texts: dict[int, str | None] = {}  # one string per item, however many judgements it has
     for (item_id, values, lead, created, pseudonym, simulated, language, source_id, is_gold, batch,
-         speaker) in session.connection().execute(query):
+         speaker, text) in session.connection().execute(query):
         if batch_id is not None and batch != batch_id:
             continue
+        text = texts.setdefault(item_id, text)
         reference = (gold.get(item_id) or {}) if is_gold else {}
         for name, value in (values or {}).items():
             if value is None:
@@ -308,11 +313,11 @@ def load_judgements(
             records.append(
                 (item_id, pseudonym, name, value, lead, created, language, str(source_id),
                  f"{source_id}:{speaker}" if speaker else None, bool(is_gold),
-                 reference.get(name), bool(simulated), batch)
+                 reference.get(name), bool(simulated), batch, text)
             )
     columns = [
         "item", "annotator", "field", "value", "lead_time_s", "created_at", "language", "source",
-        "speaker", "is_gold", "gold_value", "simulated", "batch_id",
+        "speaker", "is_gold", "gold_value", "simulated", "batch_id", "item_text",
     ]
     return pd.DataFrame.from_records(records, columns=columns)
 

@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["qa.agreement", "qa.ratings", "qa.distances", "qa.fields", "qa.diagnostics", "qa.gate", "qa.aggregate",
-           "qa.importer", "qa.plots", "qa.pairwise"]
+           "qa.importer", "qa.plots", "qa.pairwise", "qa.error_rates"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -73,13 +73,22 @@ def test_undefined_primary_is_kept_with_its_reason():
     assert measured.companions["percent_agreement"].value == 1.0
 
 
-def test_free_text_is_reported_with_mean_pairwise_wer():
+def test_free_text_is_reported_with_pairwise_error_rates():
     spec = FieldSpec("transcript", ValueKind.FREE_TEXT)
     data = ratings_from_matrix([["the cat sat", "hello"], ["the cat sat down", "hello"]])
     measured = measure_field(data, spec)
     assert measured.primary is None and not spec.gated
-    # pair 1: WER 1/3 one way, 1/4 the other -> 0.2917; pair 2: 0 -> mean 0.146
-    assert "mean pairwise WER 0.146 over 2 pairs" in measured.reason
+    # summed edits over summed lengths, each pair both ways: (1 + 1) / (3 + 4 + 1 + 1) words = 0.222
+    # (the mean of per-pair rates, 0.146, is what this reported before backend.language.metrics)
+    assert "language unknown: pairwise WER 0.222 (CER " in measured.reason
+    assert measured.reason.endswith(" over 2 pairs")
+
+
+def test_an_asr_prefilled_field_keeps_its_predictor():
+    from annotation_configs.registry import load_scheme
+
+    spec = FieldSpec.from_scheme_field(load_scheme("transcript").fields[0])
+    assert (spec.kind, spec.predictor, spec.to_dict()["predictor"]) == (ValueKind.FREE_TEXT, "asr", "asr")
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,8 @@ from backend.db.models import (
     GateDecision,
     Item,
     LabelImport,
+    Project,
+    Source,
 )
 from backend.domain import ConflictError, NotFoundError
 from backend.services import qa as qa_service
@@ -199,3 +201,48 @@ def test_reports_are_written_per_scheme_and_batch(any_session, tmp_path):
     assert "QA report — demo · sentiment3 · whole project" in page
     with pytest.raises(NotFoundError, match="no QA run for scheme 'emotion7'"):
         qa_service.report_html(any_session, project.id, scheme="emotion7")
+
+
+def _transcript_project(session) -> tuple[Project, list[int]]:
+    """Two clips' ASR transcripts, Tamil (normalised text stored) and Chinese (raw text only)."""
+    project = Project(name="talks", languages=["ta", "zh"], schemes=["transcript"], allowed_licences=[])
+    session.add(project)
+    session.flush()
+    source = Source(project_id=project.id, kind="text", uri="file:///fixtures/asr.txt", content_hash="sha256:asr")
+    session.add(source)
+    session.flush()
+    items = [
+        Item(project_id=project.id, source_id=source.id, kind="text", language="ta",
+             text="அவன்  வீட்டுக்கு போனான் ", text_normalized="அவன் வீட்டுக்கு போனான்"),
+        Item(project_id=project.id, source_id=source.id, kind="text", language="zh", text="这部电影很好看演员也很忙"),
+    ]
+    session.add_all(items)
+    session.commit()
+    return project, [item.id for item in items]
+
+
+def test_transcript_corrections_are_scored_per_language_against_the_asr_text(any_session, tmp_path):
+    project, (ta, zh) = _transcript_project(any_session)
+    rows = [
+        {"item": ta, "annotator": "a", "field": "transcript", "value": "அவன் வீட்டுக்கு போனான்"},
+        {"item": ta, "annotator": "b", "field": "transcript", "value": "அவன் வீட்டுக்கு போனாள்"},
+        {"item": zh, "annotator": "a", "field": "transcript", "value": "这部电影很好看，演员也很棒"},
+        {"item": zh, "annotator": "b", "field": "transcript", "value": "這部電影很好看，演員也很棒"},
+    ]
+    path = tmp_path / "corrections.csv"
+    path.write_text(as_csv(rows), encoding="utf-8")
+    qa_service.import_judgements(any_session, "talks", path)
+    table = qa_service.load_judgements(any_session, project, "transcript")
+    texts = dict(zip(table["item"], table["item_text"]))
+    assert texts == {ta: "அவன் வீட்டுக்கு போனான்", zh: "这部电影很好看演员也很忙"}  # normalised where stored, else raw
+
+    (run,) = qa_service.run_qa(any_session, "talks", qa_service.RunOptions(n_boot=0))
+    any_session.commit()
+    field = run.results["fields"][0]
+    assert field["decision"] is None and field["agreement"]["primary"] is None  # reported, not gated
+    by_language = {r["language"]: r for r in field["diagnostics"]["by_language"]}
+    assert by_language["ta"]["pairwise_wer"] == pytest.approx(1 / 3) and by_language["ta"]["pairwise_cer"] == pytest.approx(1 / 22)
+    assert by_language["ta"]["asr_cer"] == pytest.approx(1 / 44) and by_language["ta"]["primary"] == "cer"
+    assert by_language["zh"]["pairwise_cer"] == 0.0 and by_language["zh"]["asr_cer"] == pytest.approx(1 / 12)
+    page = qa_service.report_html(any_session, "talks")
+    assert '<table class="error-rates">' in page and "ta: pairwise CER 0.045" in page
