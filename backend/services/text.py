@@ -22,8 +22,10 @@ def han_target(project: Project) -> HanTarget | None:
 
 
 def expected_languages(item: Item, project: Project) -> Sequence[str]:
-    """The languages a text may be in: the item's own when known, else the project's."""
-    return [item.language] if item.language else list(project.languages or [])
+    """The languages a text may be in: the item's own and English (what these corpora mix in) when
+    the item's language is known, else the project's. With one Indic language among them,
+    romanised words count as that language (``backend.language.identify``)."""
+    return list(dict.fromkeys([item.language, "en"])) if item.language else list(project.languages or [])
 
 
 def apply_text_profile(item: Item, project: Project) -> TextProfile | None:

@@ -40,6 +40,8 @@ def _project_with_items(session: Session, **policy: object) -> tuple[Project, di
                            language="ml"),
         "zh": Item(project_id=project.id, source_id=source.id, kind="text", text=TRADITIONAL, language="zh"),
         "empty": Item(project_id=project.id, source_id=source.id, kind="image", text=None),
+        "english": Item(project_id=project.id, source_id=source.id, kind="text",
+                        text="The film was better than I expected", language="ta"),
     }
     session.add_all(items.values())
     session.flush()
@@ -67,6 +69,9 @@ def test_each_stored_text_gets_its_normalised_form_scripts_and_cmi(any_session: 
     assert zh.dominant_script == "Han" and zh.text_profile["han_variant"] == "traditional"
     assert zh.text_normalized == TRADITIONAL  # no Chinese policy: kept as written
     assert items["empty"].text_normalized is None and items["empty"].cmi is None
+    # the language read from the text is a check on the item's: English is always a candidate
+    assert tamil.text_profile["language"] == "ta" and items["english"].text_profile["language"] == "en"
+    assert items["devanagari"].text_profile["language"] != "ml"  # Devanagari text is not taken for Malayalam
 
 
 def test_listings_filter_by_script_language_and_code_mixing(any_session: Session) -> None:
@@ -76,7 +81,7 @@ def test_listings_filter_by_script_language_and_code_mixing(any_session: Session
         return {r["id"] for r in item_service.list_items(any_session, project.name, **filters)}  # type: ignore[arg-type]
 
     assert ids(script="tamil") == {items["tamil"].id}  # any case
-    assert ids(script="Latin") == {items["mixed"].id}
+    assert ids(script="Latin") == {items["mixed"].id, items["english"].id}
     assert ids(script="Han") == {items["zh"].id}
     assert ids(cmi_min=1) == {items["mixed"].id}
     assert ids(language="ml", script="Devanagari") == {items["devanagari"].id}
@@ -107,7 +112,7 @@ def test_an_unknown_chinese_policy_is_refused_with_the_choices(any_session: Sess
 
 def test_cli_filters_and_shows_the_profile(cli, session: Session) -> None:
     _project, items = _project_with_items(session)
-    code, out, err = cli("items", "list", "--project", "texts", "--script", "Latin", "--json")
+    code, out, err = cli("items", "list", "--project", "texts", "--script", "Latin", "--cmi-min", "10", "--json")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["id"] for r in rows] == [items["mixed"].id] and rows[0]["cmi"] == 50.0

@@ -52,7 +52,8 @@ def _profile_stored_texts() -> None:
     rows = bind.execute(sa.select(items.c.id, items.c.project_id, items.c.text, items.c.language)
                         .where(items.c.text.is_not(None))).all()
     for item_id, project_id, text, language in rows:
-        profile = profile_text(text, expected_languages=[language] if language else languages.get(project_id, []))
+        expected = list(dict.fromkeys([language, "en"])) if language else languages.get(project_id, [])
+        profile = profile_text(text, expected_languages=expected)  # as backend.services.text.expected_languages
         bind.execute(items.update().where(items.c.id == item_id).values(
             text_normalized=profile.normalized, dominant_script=profile.dominant_script, cmi=profile.cmi,
             text_profile=profile.stored()))
