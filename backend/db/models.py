@@ -472,13 +472,18 @@ class Adjudication(Base):
 
 
 class AggregatedLabelRow(Base):
-    """The one label per (item, field) a release carries, with confidence and soft distribution."""
+    """The one label per (item, scheme, field) a release carries, with confidence and soft distribution.
+
+    Per scheme: two schemes may name a field alike (``sentiment`` in sentiment3 and a meme
+    scheme), and a QA run of one must never replace the other's labels. ``scheme`` is ""
+    for labels stored before 0006 whose QA run is gone."""
 
     __tablename__ = "aggregated_labels"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="RESTRICT"), index=True)
+    scheme: Mapped[str] = mapped_column(String(100), default="")
     field: Mapped[str] = mapped_column(String(100))
     value: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     confidence: Mapped[float | None] = mapped_column(Float)
@@ -488,7 +493,7 @@ class AggregatedLabelRow(Base):
     qa_run_id: Mapped[int | None] = mapped_column(ForeignKey("qa_runs.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
-    __table_args__ = (UniqueConstraint("item_id", "field"),)
+    __table_args__ = (UniqueConstraint("item_id", "scheme", "field"),)
 
 
 class Release(Base):

@@ -440,18 +440,22 @@ def _store(
 def _replace_aggregates(
     session: Session, project: Project, run: QARun, labels_by_field: Mapping[str, Sequence[Mapping[str, Any]]]
 ) -> None:
-    """The run's labels replace the project's aggregated labels of the same fields (bulk, not row by row)."""
+    """The run's labels replace the project's aggregated labels of the same scheme and fields (bulk, not
+    row by row); another scheme's labels of a field with the same name stay."""
     now = datetime.now(timezone.utc)
+    scheme = run.scheme or ""
     for name, labels in labels_by_field.items():
         if not labels:
             continue
         session.execute(
-            delete(AggregatedLabelRow).where(AggregatedLabelRow.project_id == project.id, AggregatedLabelRow.field == name)
+            delete(AggregatedLabelRow).where(AggregatedLabelRow.project_id == project.id,
+                                             AggregatedLabelRow.scheme == scheme, AggregatedLabelRow.field == name)
         )
         rows = [
             {
                 "project_id": project.id,
                 "item_id": int(label["item"]),
+                "scheme": scheme,
                 "field": name,
                 "value": label["value"],
                 "confidence": label["confidence"],

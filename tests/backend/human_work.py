@@ -36,7 +36,7 @@ def item_with_human_work(session: Session, name: str = "p") -> tuple[Project, It
     session.add_all([
         AnnotationHistory(annotation_id=annotation.id, action="created", values=annotation.values),
         Adjudication(qa_run_id=run.id, item_id=item.id, field="sentiment"),
-        AggregatedLabelRow(project_id=project.id, item_id=item.id, field="sentiment", value="positive", method="majority"),
+        AggregatedLabelRow(project_id=project.id, item_id=item.id, scheme="sentiment3", field="sentiment", value="positive", method="majority"),
         ReleaseItem(release_id=release.id, item_id=item.id, source_id=source.id, split="train"),
     ])
     session.commit()

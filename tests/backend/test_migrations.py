@@ -128,3 +128,52 @@ def test_sqlite_0002_records_earlier_imports_and_separates_imported_annotators(t
 @pytest.mark.postgres
 def test_postgres_0002_records_earlier_imports_and_separates_imported_annotators(empty_postgres_url: str) -> None:
     _check_0002_repairs(empty_postgres_url)
+
+
+def _aggregated_labels_per_scheme(url: str) -> None:
+    from sqlalchemy import text
+
+    migrations.upgrade(url, "0005")
+    with engine_for(url).begin() as connection:
+        for statement in (
+            "INSERT INTO projects (id, name, languages, schemes, allowed_licences, allow_romanized, created_at) "
+            "VALUES (1, 'p', '[]', '[]', '[]', false, '2026-01-01 00:00:00')",
+            "INSERT INTO sources (id, project_id, kind, uri, content_hash, status, extra, created_at) "
+            "VALUES (1, 1, 'text', '/t.txt', 'h', 'done', '{}', '2026-01-01 00:00:00')",
+            "INSERT INTO items (id, project_id, source_id, kind, reference, is_gold, filter_status, created_at) "
+            "VALUES (1, 1, 1, 'text', '{}', false, 'kept', '2026-01-01 00:00:00'), "
+            "(2, 1, 1, 'text', '{}', false, 'kept', '2026-01-01 00:00:00')",
+            "INSERT INTO qa_runs (id, project_id, scheme, results, created_at) "
+            "VALUES (1, 1, 'sentiment3', '{}', '2026-01-01 00:00:00')",
+            "INSERT INTO aggregated_labels (id, project_id, item_id, field, value, method, distribution, n_judgements, "
+            "qa_run_id, updated_at) VALUES (1, 1, 1, 'sentiment', '\"positive\"', 'majority', '{}', 3, 1, "
+            "'2026-01-01 00:00:00'), (2, 1, 2, 'sentiment', '\"neutral\"', 'majority', '{}', 3, NULL, "
+            "'2026-01-01 00:00:00')",
+        ):
+            connection.exec_driver_sql(statement)
+    migrations.upgrade(url, "head")
+    with engine_for(url).begin() as connection:
+        schemes = dict(connection.execute(text("SELECT id, scheme FROM aggregated_labels")).tuples().all())
+        assert schemes == {1: "sentiment3", 2: ""}  # from the label's QA run; "" where the run is gone
+        connection.execute(text(  # another scheme's label of a field with the same name, on the same item
+            "INSERT INTO aggregated_labels (id, project_id, item_id, scheme, field, value, method, distribution, "
+            "n_judgements, updated_at) VALUES (3, 1, 1, 'utterance', 'sentiment', '\"negative\"', 'majority', '{}', 3, "
+            "'2026-01-01 00:00:00')"))
+    with pytest.raises(RuntimeError, match="1 \\(item, field\\) pairs hold aggregated labels of more than one scheme"):
+        migrations.downgrade(url, "0005")
+    with engine_for(url).connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM aggregated_labels")).scalar() == 3  # nothing changed
+    with engine_for(url).begin() as connection:
+        connection.execute(text("DELETE FROM aggregated_labels WHERE id = 3"))
+    migrations.downgrade(url, "0005")
+    migrations.downgrade(url, "base")
+    engine_for(url).dispose()
+
+
+def test_sqlite_0006_keeps_aggregated_labels_per_scheme(tmp_path: Path) -> None:
+    _aggregated_labels_per_scheme(f"sqlite:///{tmp_path / 'a.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_0006_keeps_aggregated_labels_per_scheme(empty_postgres_url: str) -> None:
+    _aggregated_labels_per_scheme(empty_postgres_url)

@@ -177,6 +177,27 @@ def test_run_stores_decisions_adjudications_and_aggregated_labels(any_session, t
     assert _count(any_session, AggregatedLabelRow) == 40  # replaced, not duplicated
 
 
+def test_two_schemes_with_a_field_of_the_same_name_keep_both_aggregated_labels(any_session, tmp_path):
+    # sentiment3 and utterance both name a field "sentiment": a QA run of one must not replace the other's labels
+    project, items = make_project(any_session)
+    for scheme, seed in (("sentiment3", 0), ("utterance", 1)):
+        path = tmp_path / f"{scheme}.csv"
+        path.write_text(as_csv(_labels(any_session, items, seed=seed)), encoding="utf-8")
+        qa_service.import_judgements(any_session, "demo", path, scheme=scheme)
+    any_session.commit()
+    qa_service.run_qa(any_session, "demo", qa_service.RunOptions(n_boot=20, per_batch=False))
+    any_session.commit()
+
+    def by_scheme() -> dict[str, int]:
+        rows = any_session.execute(select(AggregatedLabelRow.scheme, func.count()).group_by(AggregatedLabelRow.scheme))
+        return dict(rows.tuples().all())
+
+    assert by_scheme() == {"sentiment3": 40, "utterance": 40}
+    qa_service.run_qa(any_session, "demo", qa_service.RunOptions(scheme="utterance", n_boot=20, per_batch=False))
+    any_session.commit()
+    assert by_scheme() == {"sentiment3": 40, "utterance": 40}  # the re-run replaced only its own scheme's
+
+
 def test_run_needs_annotations(any_session):
     make_project(any_session)
     with pytest.raises(NotFoundError, match="has no annotations yet"):

@@ -116,6 +116,17 @@ def release_fields(project: Project, session: Session, names: Sequence[str] = ()
     return chosen
 
 
+def _defining_schemes(project: Project) -> dict[str, str]:
+    """Field name → the first of the project's schemes that defines it (the one its release column follows)."""
+    registry = _registry()
+    defining: dict[str, str] = {}
+    for scheme_name in project.schemes or []:
+        if scheme_name in registry:
+            for f in registry[scheme_name].fields:
+                defining.setdefault(f.name, scheme_name)
+    return defining
+
+
 def gather(session: Session, project: str | int, *, data_dir: Path, field_names: Sequence[str] = ()) -> ReleaseInputs:
     """Read every releasable item of a project into ``ReleaseRow`` records, with the card's facts.
 
@@ -135,9 +146,14 @@ def gather(session: Session, project: str | int, *, data_dir: Path, field_names:
         )
     }
     aggregated: dict[int, dict[str, AggregatedLabelRow]] = defaultdict(dict)
-    for row in session.scalars(select(AggregatedLabelRow).where(AggregatedLabelRow.project_id == project.id)):
+    defining = _defining_schemes(project)
+    for row in session.scalars(select(AggregatedLabelRow).where(AggregatedLabelRow.project_id == project.id)
+                               .order_by(AggregatedLabelRow.id)):
         if row.field in names:
-            aggregated[row.item_id][row.field] = row
+            held = aggregated[row.item_id].get(row.field)
+            # two schemes may name a field alike: the column is the first scheme's that defines it
+            if held is None or (held.scheme != defining.get(row.field) and row.scheme == defining.get(row.field)):
+                aggregated[row.item_id][row.field] = row
     judgements = _judgements(session, project, names)
 
     excluded: dict[str, int] = defaultdict(int)

@@ -76,7 +76,7 @@ def seed_project(session: Session, data_dir: Path, *, simulated: bool = False, n
             votes = [gold, gold, LABELS[(s + u + 1) % 3]]
             for annotator, vote in zip(annotators, votes, strict=True):
                 session.add(Annotation(item_id=item.id, annotator_id=annotator.id, scheme="sentiment3", values={"sentiment": vote}))
-            session.add(AggregatedLabelRow(project_id=project.id, item_id=item.id, field="sentiment", value=gold, confidence=2 / 3,
+            session.add(AggregatedLabelRow(project_id=project.id, item_id=item.id, scheme="sentiment3", field="sentiment", value=gold, confidence=2 / 3,
                                         method="majority", distribution={gold: 2 / 3, votes[2]: 1 / 3}, n_judgements=3, qa_run_id=run.id))
             if closed:
                 closed_id = source.id

@@ -56,6 +56,22 @@ def test_release_rows_carry_judgements_gold_and_provenance(session, settings):
     assert row.licence == "cc-by-4.0"
 
 
+def test_the_column_of_a_field_two_schemes_share_follows_the_scheme_that_defines_it(session, settings):
+    from backend.db.models import AggregatedLabelRow, Project
+
+    seed_project(session, settings.data_dir)
+    project = session.scalars(select(Project).where(Project.name == "demo")).one()
+    first = release_service.gather(session, "demo", data_dir=settings.data_dir).rows[0]
+    # another scheme's label for a field of the same name, read after sentiment3's (a last-one-wins read would take it)
+    session.add(AggregatedLabelRow(project_id=project.id, item_id=first.item_id, scheme="utterance", field="sentiment",
+                                   value="negative" if first.labels["sentiment"].value != "negative" else "positive",
+                                   method="majority", n_judgements=3))
+    session.commit()
+    again = next(r for r in release_service.gather(session, "demo", data_dir=settings.data_dir).rows
+                 if r.item_id == first.item_id)
+    assert again.labels["sentiment"].value == first.labels["sentiment"].value  # sentiment3 defines the column
+
+
 def test_simulated_judgements_need_allow_simulated(session, settings):
     seed_project(session, settings.data_dir, simulated=True)
     with pytest.raises(ValidationError, match="--allow-simulated"):
