@@ -159,7 +159,9 @@ def _aggregated_labels_per_scheme(url: str) -> None:
             "INSERT INTO aggregated_labels (id, project_id, item_id, scheme, field, value, method, distribution, "
             "n_judgements, updated_at) VALUES (3, 1, 1, 'utterance', 'sentiment', '\"negative\"', 'majority', '{}', 3, "
             "'2026-01-01 00:00:00')"))
-    with pytest.raises(RuntimeError, match="1 \\(item, field\\) pairs hold aggregated labels of more than one scheme"):
+    from backend.domain import ConflictError
+
+    with pytest.raises(ConflictError, match="1 \\(item, field\\) pairs hold aggregated labels of more than one scheme"):
         migrations.downgrade(url, "0005")
     with engine_for(url).connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM aggregated_labels")).scalar() == 3  # nothing changed

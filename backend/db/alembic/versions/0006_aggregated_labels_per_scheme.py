@@ -37,11 +37,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    from backend.domain import ConflictError
+
     clashes = op.get_bind().execute(sa.text(
         "SELECT count(*) FROM (SELECT item_id, field FROM aggregated_labels GROUP BY item_id, field "
         "HAVING count(*) > 1) AS clash")).scalar()
     if clashes:
-        raise RuntimeError(
+        raise ConflictError(
             f"{clashes} (item, field) pairs hold aggregated labels of more than one scheme; before 0006 only one "
             "could be kept. Nothing was changed: export the labels you need, delete the duplicates from "
             "aggregated_labels, then downgrade again")
