@@ -18,15 +18,11 @@ from typing import Any
 
 from annotation_configs.registry import Scheme, SchemeField
 from backend.domain import ItemKind, ValidationError, ValueKind
+from backend.language import LANGUAGE_NAMES
 
 INTENSITY_SEPARATOR = "__"
 NO_CONTEXT = "(start of the dialogue)"
 NO_TRANSLITERATION = "(nothing to transliterate: the text is not in Tamil, Malayalam or Bengali script)"
-# How a language is named to annotators: English, then the language's own name.
-LANGUAGE_NAMES = {
-    "ta": "Tamil · தமிழ்", "ml": "Malayalam · മലയാളം", "bn": "Bengali · বাংলা", "zh": "Chinese · 中文",
-    "hi": "Hindi · हिन्दी", "te": "Telugu · తెలుగు", "kn": "Kannada · ಕನ್ನಡ", "en": "English",
-}
 
 
 class MediaKind(str, enum.Enum):
@@ -203,7 +199,8 @@ def language_badge(language: str | None, scripts: Mapping[str, float] | None) ->
     >>> language_badge("ml", {"Malayalam": 0.9, "Latin": 0.1})
     'Language: Malayalam · മലയാളം (ml) · script: Malayalam 90%, Latin 10%'
     """
-    name = LANGUAGE_NAMES.get(language or "", language or "not known")
+    # English, then the language's own name
+    name = " · ".join(dict.fromkeys(LANGUAGE_NAMES[language])) if language in LANGUAGE_NAMES else language
     badge = f"Language: {name} ({language})" if language else "Language: not known"
     if scripts:
         shown = ", ".join(f"{script} {share:.0%}" for script, share in list(scripts.items())[:3])

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.domain import ValidationError
-from backend.language.scripts import NATIVE_SCRIPTS
+from backend.language.scripts import LANGUAGE_NAMES, NATIVE_SCRIPTS
 from exports.hf import SplitFiles, data_files_config, release_features
 from exports.records import (
     HAN_VARIANTS,
@@ -66,7 +66,6 @@ CLIP_PROCESSING = (
 )
 """How the card describes the clips of rows that have audio (the speech pipeline's stages)."""
 
-LANGUAGE_NAMES = {"ta": "Tamil", "ml": "Malayalam", "bn": "Bengali", "zh": "Chinese", "en": "English", "hi": "Hindi"}
 _ISO = re.compile(r"^[a-z]{2,3}$")
 
 
@@ -379,7 +378,7 @@ def card_body(
     out += [
         f"Release **{spec.version}** of the `{spec.project}` corpus: {len(rows)} items "
         f"({n_audio} with audio clips, {n_video} with video clips) in "
-        + ", ".join(f"{LANGUAGE_NAMES.get(c, c)} (`{c}`)" for c in codes)
+        + ", ".join(f"{LANGUAGE_NAMES[c][0] if c in LANGUAGE_NAMES else c} (`{c}`)" for c in codes)
         + ".",
         "",
         "```python",

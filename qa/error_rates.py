@@ -48,10 +48,9 @@ class LanguageErrorRates:
     @property
     def primary(self) -> str:
         """``"cer"`` or ``"wer"``: the number to read first for this language."""
-        from backend.language.metrics import error_rates
+        from backend.language.metrics import primary_rate
 
-        measured = self.pairwise or self.asr
-        return measured.primary if measured else error_rates("", "", self.language).primary
+        return primary_rate(self.language)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -22,6 +22,7 @@ from backend.language.identify import WordTag, code_mixing_index, identify_langu
 from backend.language.metrics import ErrorRates, corpus_error_rates, error_rates
 from backend.language.normalize import HanTarget, TextInputError, normalize_text
 from backend.language.scripts import (
+    LANGUAGE_NAMES,
     NATIVE_SCRIPTS,
     HanVariant,
     dominant_script,
@@ -33,7 +34,7 @@ from backend.language.scripts import (
 from backend.language.translit import transliterate, transliteration_view
 
 __all__ = [
-    "NATIVE_SCRIPTS", "ErrorRates", "HanTarget", "TextInputError", "TextProfile", "WordTag",
+    "LANGUAGE_NAMES", "NATIVE_SCRIPTS", "ErrorRates", "HanTarget", "TextInputError", "TextProfile", "WordTag",
     "code_mixing_index", "corpus_error_rates", "dominant_script", "error_rates", "han_variant",
     "identify_language", "normalize_text", "profile_text", "script_mismatch", "script_of", "script_profile",
     "tag_words", "to_simplified", "to_traditional", "transliterate", "transliteration_view",

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from backend.domain import ValidationError
-from backend.language.scripts import INDIC_SCRIPTS, NATIVE_SCRIPTS, script_of
+from backend.language.scripts import INDIC_SCRIPTS, NATIVE_SCRIPTS, dominant_script, script_of, script_profile
 
 ENGLISH_ZIPF_THRESHOLD = 3.5
 """A Latin-script word is English when ``wordfreq.zipf_frequency(word, "en")`` is at least this.
@@ -158,10 +158,9 @@ def _candidates_can_write(candidates: Sequence[str], sample: str) -> bool:
     """Whether the sample's dominant script could be one of the candidates' writing: their native
     script, or Latin (any language may be romanised). When it cannot, the restriction would force
     a wrong answer, and identification runs over every language instead."""
-    counts = Counter(script for char in sample[:2_000] if (script := script_of(char)) is not None)
-    if not counts:
+    dominant = dominant_script(script_profile(sample[:2_000]))
+    if dominant is None:
         return True
-    dominant = counts.most_common(1)[0][0]
     return dominant == "Latin" or any(NATIVE_SCRIPTS.get(code) == dominant for code in candidates)
 
 

@@ -91,15 +91,19 @@ def _shown(text: str) -> str:
     return repr(text) if len(text) <= 60 else repr(text[:60]) + f"... ({len(text)} characters)"
 
 
+def primary_rate(language: str | None) -> str:
+    """``"cer"`` or ``"wer"``: the rate to read first for ``language`` (CER where words mislead)."""
+    return "cer" if _base_language(language) in CER_PRIMARY else "wer"
+
+
 def _rates(edits: _Edits, language: str | None) -> ErrorRates:
-    base = _base_language(language)
     return ErrorRates(
         wer=edits.word_edits / edits.words if edits.words else 0.0,
         cer=edits.char_edits / edits.chars if edits.chars else 0.0,
         reference_words=edits.words,
         reference_chars=edits.chars,
         language=language,
-        primary="cer" if base in CER_PRIMARY else "wer",
+        primary=primary_rate(language),
     )
 
 

@@ -94,6 +94,12 @@ NATIVE_SCRIPTS: dict[str, str] = {
 }
 """ISO 639-1 code → the script the language is natively written in; each script's main language first."""
 
+LANGUAGE_NAMES: dict[str, tuple[str, str]] = {
+    "ta": ("Tamil", "தமிழ்"), "ml": ("Malayalam", "മലയാളം"), "bn": ("Bengali", "বাংলা"), "zh": ("Chinese", "中文"),
+    "hi": ("Hindi", "हिन्दी"), "te": ("Telugu", "తెలుగు"), "kn": ("Kannada", "ಕನ್ನಡ"), "en": ("English", "English"),
+}
+"""ISO 639-1 code → (English name, the language's own name), for cards and annotators."""
+
 INDIC_SCRIPTS = frozenset({"Devanagari", "Bengali", "Gurmukhi", "Gujarati", "Oriya", "Tamil", "Telugu",
                            "Kannada", "Malayalam", "Sinhala"})
 """Scripts of the Indic languages whose romanised (Latin) writing is common and tolerated on request."""
