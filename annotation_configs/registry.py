@@ -5,7 +5,8 @@ A scheme is what annotators answer about one item: a few fields, each with a val
 (Tamil ``ta``, Malayalam ``ml``, Bengali ``bn``, Chinese ``zh``), instructions, and the
 agreement metric QA applies to it. Label Studio XML (``annotation_configs.xml``) and the
 result normalisation (``annotation_configs.labelstudio.results``) are both generated from these records,
-so a scheme is defined once.
+so a scheme is defined once. ``item_kinds`` (optional) names the item kinds a scheme is meant for
+(``[image]`` for a meme scheme); without it a scheme applies to every kind.
 
 Normalised values, per kind (what ``annotations.values`` stores and QA reads):
 
@@ -26,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from backend.domain import DEFAULT_METRICS, NotFoundError, ValidationError, ValueKind
+from backend.domain import DEFAULT_METRICS, ItemKind, NotFoundError, ValidationError, ValueKind
 
 DISPLAY_LANGUAGES: tuple[str, ...] = ("en", "ta", "ml", "bn", "zh")
 """Every label carries a display name in each of these (ISO 639-1)."""
@@ -151,6 +152,16 @@ class Scheme:
     instructions: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
     source: str | None = None
+    item_kinds: tuple[ItemKind, ...] = ()
+    """The item kinds the scheme is meant for; empty: every kind."""
+
+    def applies_to(self, kind: ItemKind | str) -> bool:
+        """Whether items of ``kind`` may be annotated with this scheme (always, when ``item_kinds`` is empty)."""
+        try:
+            kind = ItemKind(kind)
+        except ValueError:
+            raise ValidationError(f"{kind!r} is not an item kind; use one of {', '.join(k.value for k in ItemKind)}") from None
+        return not self.item_kinds or kind in self.item_kinds
 
     def field(self, name: str) -> SchemeField:
         for f in self.fields:
@@ -166,6 +177,16 @@ class Scheme:
     def instruction(self, language: str | None = None) -> str:
         """Instructions in ``language`` when written, else English."""
         return self.instructions.get(language or "en") or self.instructions.get("en", "")
+
+    def predicted_texts(self, outputs: Mapping[str, str | None]) -> dict[str, str]:
+        """``{field: text}`` for every free-text field whose ``predictor`` gave a non-empty output.
+
+        ``outputs`` maps predictor names to their text, ``{"asr": transcript, "ocr": text in the
+        image}``: what a prediction pre-fills for the annotator to correct, and what a simulated
+        annotator starts from.
+        """
+        return {f.name: text for f in self.fields
+                if f.kind is ValueKind.FREE_TEXT and f.predictor and (text := outputs.get(f.predictor))}
 
     def check_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Validate a ``{field: value}`` mapping; unknown fields are errors, missing ones are allowed."""
@@ -252,7 +273,7 @@ def _build(
         raise ValidationError(f"scheme includes form a cycle: {' -> '.join(chain + (name,))}")
     path, doc = raw[name]
     where = f"scheme file {path.name!r}"
-    unknown = set(doc) - {"name", "title", "description", "instructions", "fields", "include", "source"}
+    unknown = set(doc) - {"name", "title", "description", "instructions", "fields", "include", "source", "item_kinds"}
     if unknown:
         raise ValidationError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     title = doc.get("title")
@@ -285,9 +306,28 @@ def _build(
         instructions=dict(instructions),
         description=doc.get("description"),
         source=doc.get("source"),
+        item_kinds=_parse_item_kinds(doc.get("item_kinds"), where),
     )
     done[name] = scheme
     return scheme
+
+
+def _parse_item_kinds(value: Any, where: str) -> tuple[ItemKind, ...]:
+    """``item_kinds: [image, chat_turn]`` -> ItemKinds in file order; absent or empty: every kind."""
+    allowed = ", ".join(k.value for k in ItemKind)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ValidationError(f"{where}: 'item_kinds' must be a list of item kinds ({allowed}), got {value!r}")
+    kinds: list[ItemKind] = []
+    for entry in value:
+        try:
+            kind = ItemKind(entry)
+        except ValueError:
+            raise ValidationError(f"{where}: item kind {entry!r} is not one of {allowed}") from None
+        if kind not in kinds:
+            kinds.append(kind)
+    return tuple(kinds)
 
 
 def _parse_labels(items: Any, where: str, what: str) -> tuple[Label, ...]:

@@ -34,8 +34,9 @@ def answer(field: SchemeField, reference: Any, accuracy: float, rng: random.Rand
 
 def answers(scheme: Scheme, references: dict[str, Any], accuracy: float, rng: random.Random,
             fallback: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One simulated answer per scheme field; ``fallback`` supplies truths missing from ``references``
-    (e.g. the ASR text for a transcript field)."""
+    """One simulated answer per scheme field; ``fallback`` supplies truths missing from ``references``:
+    the predictor's text of a free-text field (the ASR text of a transcript, the OCR text of an image,
+    see ``Scheme.predicted_texts``), which the simulated annotator corrects with its accuracy."""
     out: dict[str, Any] = {}
     for field in scheme.fields:
         reference = references.get(field.name, (fallback or {}).get(field.name))
@@ -83,6 +84,8 @@ def _slip(field: SchemeField, truth: Any, rng: random.Random) -> Any:
         options = [v for v in (truth - field.step, truth + field.step)  # type: ignore[operator]
                    if field.minimum <= v <= field.maximum]  # type: ignore[operator]
         return rng.choice(options)
+    if not truth:
+        return truth  # nothing to get wrong in an empty text
     words = str(truth).split()
     if len(words) > 1:
         del words[rng.randrange(len(words))]

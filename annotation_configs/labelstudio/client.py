@@ -273,7 +273,7 @@ class LabelStudioClient:
                 expert_instruction=instructions,
                 show_instruction=bool(instructions),
                 maximum_annotations=maximum_annotations,
-                show_collab_predictions=False,
+                show_collab_predictions=True,  # the editor pre-fills ASR/OCR text only when on
                 show_skip_button=True,
             )
         return int(project.id)

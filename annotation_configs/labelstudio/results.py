@@ -102,7 +102,12 @@ def _read_region(field: SchemeField, from_name: str, label_key: str, value: Mapp
 
 
 def result_from_values(scheme: Scheme, values: Mapping[str, Any], to_name: str) -> list[dict[str, Any]]:
-    """The Label Studio ``result`` list that ``values`` would be when made in the editor over ``to_name``."""
+    """The Label Studio ``result`` list that ``values`` would be when made in the editor over ``to_name``.
+
+    ``to_name`` is the object tag the config shows (``MediaKind.value``: ``"audio"``, ``"image"``,
+    ``"dialogue"``...): choices and text areas read the same over every object, so an OCR text
+    corrected under an image and a choice about a chat turn round-trip like any other.
+    """
     result: list[dict[str, Any]] = []
     for name, raw in values.items():
         field = scheme.field(name)

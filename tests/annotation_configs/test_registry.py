@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from annotation_configs.registry import DISPLAY_LANGUAGES, load_registry
-from backend.domain import NotFoundError, ValidationError, ValueKind
+from backend.domain import ItemKind, NotFoundError, ValidationError, ValueKind
 
-REQUIRED = {"sentiment3", "sentiment5", "emotion7", "emotion_intensity", "transcript", "speaker_check", "sarcasm", "utterance"}
+REQUIRED = {"sentiment3", "sentiment5", "emotion7", "emotion_intensity", "transcript", "speaker_check", "sarcasm", "utterance",
+            "memosen", "memotion3", "msairs_chat", "brighter"}
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +84,58 @@ def test_bad_values_are_refused_with_the_value_quoted(registry, scheme, field, v
         registry[scheme].field(field).check(value)
 
 
+def test_meme_schemes_apply_to_images_and_correct_the_ocr_text(registry) -> None:
+    # MemoSen (Hossain et al. 2022): 3 sentiments over Bengali memes
+    memosen = registry["memosen"]
+    assert memosen.item_kinds == (ItemKind.IMAGE,) and memosen.source.startswith("Hossain")
+    assert set(memosen.field("sentiment").keys) == {"positive", "negative", "neutral"}
+    for scheme in (memosen, registry["memotion3"]):
+        ocr = scheme.field("ocr_text")
+        assert (ocr.kind, ocr.predictor, ocr.required) == (ValueKind.FREE_TEXT, "ocr", False)
+        assert scheme.applies_to(ItemKind.IMAGE) and not scheme.applies_to("chat_turn")
+        assert scheme.predicted_texts({"ocr": "text on it", "asr": "spoken"}) == {"ocr_text": "text on it"}
+        assert scheme.predicted_texts({"ocr": ""}) == {}
+
+
+def test_memotion3_keeps_memotions_own_intensity_scale_per_class(registry) -> None:
+    # Memotion 3 (Mishra et al. 2023) task A, B and C, with the label values of its release
+    scheme = registry["memotion3"]
+    assert set(scheme.field("sentiment").keys) == {"positive", "neutral", "negative"}
+    emotions = scheme.field("emotions")
+    assert emotions.kind is ValueKind.MULTI_LABEL and emotions.keys == ("humour", "sarcasm", "offensive", "motivational")
+    scales = {name: scheme.field(name) for name in emotions.keys}
+    assert all(f.kind is ValueKind.ORDINAL for f in scales.values())
+    assert {name: f.order for name, f in scales.items()} == {
+        "humour": ("not_funny", "funny", "very_funny", "hilarious"),
+        "sarcasm": ("not_sarcastic", "general", "twisted_meaning", "very_twisted"),
+        "offensive": ("not_offensive", "slight", "very_offensive", "hateful_offensive"),
+        "motivational": ("not_motivational", "motivational"),
+    }
+
+
+def test_msairs_chat_has_the_released_sentiments_and_twenty_intents(registry) -> None:
+    scheme = registry["msairs_chat"]
+    assert scheme.item_kinds == (ItemKind.CHAT_TURN,)
+    assert set(scheme.field("sentiment").keys) == {"negative", "neutral", "positive"}
+    intents = scheme.field("intent").keys
+    assert len(intents) == 20 and {"complain", "ask_for_help", "taunt", "apologize"} <= set(intents)
+
+
+def test_brighter_is_one_intensity_field_for_every_item_kind(registry) -> None:
+    scheme = registry["brighter"]
+    assert scheme.field_names == ("emotion_intensity",) and scheme.item_kinds == ()
+    field = scheme.field("emotion_intensity")
+    assert field.kind is ValueKind.MULTI_LABEL_INTENSITY and field.max_intensity == 3
+    assert field.keys == ("anger", "disgust", "fear", "joy", "sadness", "surprise")
+    assert [level.names["en"] for level in field.intensity] == ["none", "low", "moderate", "high"]
+    assert all(scheme.applies_to(kind) for kind in ItemKind)
+    assert "author" in scheme.instruction("en") and "speaker" not in scheme.instruction("en")
+    with pytest.raises(ValidationError, match="'meme' is not an item kind; use one of clip, image, chat_turn, text"):
+        scheme.applies_to("meme")
+
+
 def test_unknown_scheme_and_field_name_the_known_ones(registry) -> None:
-    with pytest.raises(NotFoundError, match="no labeling scheme named 'sentiment4'; known schemes: emotion7"):
+    with pytest.raises(NotFoundError, match="no labeling scheme named 'sentiment4'; known schemes: brighter, emotion7"):
         registry["sentiment4"]
     with pytest.raises(NotFoundError, match="scheme 'sarcasm' has no field 'irony'; its fields are sarcasm"):
         registry["sarcasm"].field("irony")
@@ -129,6 +180,10 @@ def _scheme(field: str, *, name: str = "broken", extra: str = "") -> str:
         (_scheme("    kind: free_text\n", extra="include: [broken.answer]\n"), "scheme includes form a cycle: broken -> broken"),
         (_scheme("    kind: nominal\n    labels:\n      - key: yes\n        names: {en: y}\n"), "label key True was read as a boolean; quote it"),
         ("name: broken\ntitle: Broken\ninstructions: {ta: x}\nfields: []", "'instructions' must map languages to text and include 'en'"),
+        (_scheme("    kind: free_text\n", extra="item_kinds: [image, meme]\n"),
+         "scheme file 'broken.yaml': item kind 'meme' is not one of clip, image, chat_turn, text"),
+        (_scheme("    kind: free_text\n", extra="item_kinds: image\n"),
+         "scheme file 'broken.yaml': 'item_kinds' must be a list of item kinds \\(clip, image, chat_turn, text\\), got 'image'"),
     ],
 )
 def test_broken_scheme_files_are_refused_with_the_file_and_the_reason(tmp_path: Path, text: str, message: str) -> None:
@@ -147,3 +202,11 @@ def test_a_scheme_defined_twice_names_both_files(tmp_path: Path) -> None:
 def test_a_missing_scheme_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="does-not-exist"):
         load_registry(tmp_path / "does-not-exist")
+
+
+def test_item_kinds_are_read_in_order_and_not_inherited_through_includes(tmp_path: Path) -> None:
+    _write(tmp_path, "base", _scheme("    kind: free_text\n", name="base", extra="item_kinds: [chat_turn, image, image]\n"))
+    _write(tmp_path, "user", "name: user\ntitle: User\ninstructions: {en: Do it.}\ninclude: [base.answer]\n")
+    registry = load_registry(tmp_path)
+    assert registry["base"].item_kinds == (ItemKind.CHAT_TURN, ItemKind.IMAGE)
+    assert registry["user"].item_kinds == () and registry["user"].field("answer") == registry["base"].field("answer")

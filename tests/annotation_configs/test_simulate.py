@@ -57,3 +57,28 @@ def test_bad_accuracy_and_bad_reference_are_refused() -> None:
         answer(field, "sarcastic", 1.2, random.Random(0))
     with pytest.raises(ValidationError, match="'ironic' is not a label of field 'sarcasm'"):
         answer(field, "ironic", 0.5, random.Random(0))
+
+
+def test_ocr_text_comes_from_the_fallback_and_memotion_intensities_slip_to_neighbours() -> None:
+    rng = random.Random(5)
+    scheme = REGISTRY["memotion3"]
+    references = {"sentiment": "negative", "emotions": ["humour"], "humour": "funny", "sarcasm": "not_sarcastic",
+                  "offensive": "hateful_offensive", "motivational": "not_motivational"}
+    fallback = scheme.predicted_texts({"ocr": "jab we met"})
+    assert answers(scheme, references, 1.0, rng, fallback=fallback) == {**references, "ocr_text": "jab we met"}
+    assert {answer(scheme.field("humour"), "funny", 0.0, rng) for _ in range(100)} == {"not_funny", "very_funny"}
+    assert {answer(scheme.field("offensive"), "hateful_offensive", 0.0, rng) for _ in range(20)} == {"very_offensive"}
+    assert {answer(scheme.field("motivational"), "motivational", 0.0, rng) for _ in range(20)} == {"not_motivational"}
+    ocr = REGISTRY["memosen"].field("ocr_text")
+    assert answer(ocr, "", 0.0, rng) == ""  # an image without text stays without text
+    assert answer(ocr, None, 1.0, rng) == ""  # no OCR text to start from: nothing typed
+
+
+def test_chat_and_brighter_answers_are_valid_values_of_their_schemes() -> None:
+    rng = random.Random(9)
+    for name, references in (("msairs_chat", {"sentiment": "positive", "intent": "thank"}),
+                             ("brighter", {"emotion_intensity": {"joy": 2}})):
+        scheme = REGISTRY[name]
+        for accuracy in (0.0, 0.5):
+            got = answers(scheme, references, accuracy, rng)
+            assert scheme.check_values(got) == got and set(got) == set(scheme.field_names)
