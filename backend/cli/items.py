@@ -33,7 +33,7 @@ def items_list(
     if as_json:
         emit_json_lines(records)
     else:
-        emit_table(records, ["id", "kind", "source_id", "dialogue_id", "turn_index", "language", "dominant_script", "cmi", "text", "filter_status"])
+        emit_table(records, ["id", "kind", "source_id", "dialogue_id", "turn_index", "author", "parent_id", "language", "dominant_script", "cmi", "text", "ocr_text", "duplicate_of_id", "filter_status"])
 
 
 def register(app: typer.Typer) -> None:

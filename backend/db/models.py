@@ -199,6 +199,20 @@ class Item(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     language_probability: Mapped[float | None] = mapped_column(Float)
     media_path: Mapped[str | None] = mapped_column(Text)
+    # Items that are not clips (0007): the id the item has in its own corpus (a Telegram message id,
+    # a SemEval row id, an image's path in its folder), so a re-import finds it again; the chat turn
+    # a sticker or photo belongs to (an attachment is shown with its turn, never annotated alone);
+    # a chat turn's pseudonymised author and time; what OCR read in an image (text, and the words
+    # with boxes and confidences in ``ocr``); the near-duplicate group and the member annotated for it.
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
+    author: Mapped[str | None] = mapped_column(String(100))
+    posted_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    ocr_text: Mapped[str | None] = mapped_column(Text)
+    ocr: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    duplicate_group: Mapped[str | None] = mapped_column(String(64))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
+    fingerprint: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # ingest.dedup.ItemFingerprint, kept so it is computed once
     reference: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
     filter_status: Mapped[str] = mapped_column(String(16), default=FilterStatus.KEPT)
@@ -216,6 +230,8 @@ class Item(Base):
         CheckConstraint(_one_of("filter_status", FilterStatus), name="filter_status"),
         Index("ix_items_dialogue", "project_id", "dialogue_id", "turn_index"),
         Index("ix_items_script", "project_id", "dominant_script"),
+        Index("ix_items_external", "project_id", "source_id", "external_id"),
+        Index("ix_items_duplicates", "project_id", "duplicate_group"),
         # Item ids are quoted outside the database (label files, Label Studio tasks, releases): SQLite
         # must never hand a deleted item's id to a new one (PostgreSQL sequences never do).
         {"sqlite_autoincrement": True},

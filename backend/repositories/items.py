@@ -64,7 +64,8 @@ def list_page(
 
 def item_as_dict(item: Item, utterance: UtteranceRow | None) -> dict[str, Any]:
     """The public JSON shape of an item (CLI --json and API agree); ``superseded`` marks an item a
-    later pipeline run replaced, kept because people worked on it."""
+    later pipeline run replaced, kept because people worked on it. ``parent_id`` is the chat turn an
+    attached sticker/photo belongs to; ``duplicate_of_id`` the representative of its near-duplicate group."""
     record: dict[str, Any] = {
         "id": item.id,
         "kind": item.kind,
@@ -76,6 +77,14 @@ def item_as_dict(item: Item, utterance: UtteranceRow | None) -> dict[str, Any]:
         "language": item.language,
         **text_profile_fields(item),
         "media_path": item.media_path,
+        "ocr_text": item.ocr_text,
+        "ocr_confidence": (item.ocr or {}).get("mean_confidence"),
+        "external_id": item.external_id,
+        "parent_id": item.parent_id,
+        "author": item.author,
+        "posted_at": item.posted_at,
+        "duplicate_group": item.duplicate_group,
+        "duplicate_of_id": item.duplicate_of_id,
         "is_gold": item.is_gold,
         "filter_status": item.filter_status,
         "filter_reason": item.filter_reason,
