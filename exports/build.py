@@ -13,16 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.domain import ValidationError
+from backend.domain import ValidationError, ValueKind
 from exports.card import render_card
 from exports.formats import (
     MELD_SPLIT_NAMES,
+    brighter_field,
+    write_brighter_csv,
     write_jsonl,
     write_long_table,
     write_meld_csv,
 )
 from exports.hf import SplitFiles, ordered_rows, write_shards
 from exports.manifest import (
+    FORMAT_BRIGHTER_CSV,
     FORMAT_HF,
     FORMAT_MELD_CSV,
     build_manifest,
@@ -67,10 +70,20 @@ def check_rows(rows: Sequence[ReleaseRow], *, allow_simulated: bool) -> None:
         )
 
 
+def stratify_field(spec: ReleaseSpec) -> str | None:
+    """The field splits are stratified by: the spec's first nominal or ordinal field, else its
+    first multi-label field (of either kind); ``None`` when it has only interval and free-text fields."""
+    for kinds in ((ValueKind.NOMINAL, ValueKind.ORDINAL), (ValueKind.MULTI_LABEL, ValueKind.MULTI_LABEL_INTENSITY)):
+        for f in spec.fields:
+            if f.kind in kinds:
+                return f.name
+    return None
+
+
 def split_rows(rows: Sequence[ReleaseRow], spec: ReleaseSpec) -> SplitAssignment:
     """The leak-free split assignment every format of a release uses (seed and fractions of
-    ``spec``, stratified by its first field)."""
-    return assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=spec.fields[0].name)
+    ``spec``, stratified by ``stratify_field``)."""
+    return assign_splits(rows, seed=spec.seed, fractions=spec.split_fractions, stratify_field=stratify_field(spec))
 
 
 def _staging_for(out_dir: Path, spec: ReleaseSpec, export_format: str) -> Path:
@@ -93,7 +106,8 @@ def build_release(
 ) -> ReleaseBuild:
     """Write a Hub-ready release folder for ``rows`` into ``out_dir``.
 
-    Layout: ``README.md`` (card), ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``,
+    Layout: ``README.md`` (card), ``data/<config>/<split>-NNNNN-of-NNNNN.parquet`` (images and
+    attachments embedded),
     ``videos/<split>/<item_id>.mp4`` (when any row has video), ``annotations.csv`` (one raw
     judgement per line) and ``manifest.json``. Same rows, spec and code → same bytes.
     The manifest records ``inputs_digest(rows, spec, context)``; a caller that has just
@@ -140,6 +154,28 @@ def export_meld(rows: Sequence[ReleaseRow], spec: ReleaseSpec, out_dir: Path, *,
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return {split: out_dir / f"{meld}_sent_emo.csv" for split, meld in MELD_SPLIT_NAMES.items()}
+
+
+def export_brighter(
+    rows: Sequence[ReleaseRow], spec: ReleaseSpec, out_dir: Path, *, field: str | None = None, allow_simulated: bool = False,
+) -> dict[str, Path]:
+    """BRIGHTER-style ``train.csv``, ``dev.csv`` and ``test.csv`` (``exports.formats.write_brighter_csv``)
+    of the multi-label field ``field`` (default: the spec's only one), with the same leak-free
+    splits a release would use, plus a ``manifest.json`` naming the project, so that only this
+    export is ever replaced by the next."""
+    chosen = brighter_field(spec, field)
+    check_rows(rows, allow_simulated=allow_simulated)
+    assignment = split_rows(rows, spec)
+    out_dir = Path(out_dir).resolve()
+    staging = _staging_for(out_dir, spec, FORMAT_BRIGHTER_CSV)
+    try:
+        written = write_brighter_csv(ordered_rows(rows), assignment.split_of, chosen, staging)
+        write_manifest(staging, folder_manifest(staging, export_format=FORMAT_BRIGHTER_CSV, project=spec.project))
+        swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return {split: out_dir / path.name for split, path in written.items()}
 
 
 def export_jsonl(rows: Sequence[ReleaseRow], spec: ReleaseSpec, path: Path, *, allow_simulated: bool = False) -> int:

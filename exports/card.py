@@ -23,16 +23,18 @@ from typing import Any
 
 from backend.domain import ValidationError
 from backend.language.scripts import LANGUAGE_NAMES, NATIVE_SCRIPTS
-from exports.hf import SplitFiles, data_files_config, release_features
+from backend.domain import ValueKind
+from exports.hf import SplitFiles, data_files_config, release_features, released_value
 from exports.records import (
     HAN_VARIANTS,
+    ITEM_KINDS,
     SPLITS,
-    SUPPORTED_KINDS,
     CardContext,
+    LabelField,
     ReleaseRow,
     ReleaseSpec,
 )
-from exports.splits import SplitAssignment
+from exports.splits import SplitAssignment, value_counts
 
 HUB_LICENSES: frozenset[str] = frozenset(
     """apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0
@@ -65,6 +67,39 @@ CLIP_PROCESSING = (
     "diarized; utterances were cut into clips, one per row."
 )
 """How the card describes the clips of rows that have audio (the speech pipeline's stages)."""
+
+ITEM_KIND_NAMES: dict[str, str] = {"clip": "clips", "image": "images", "chat_turn": "chat turns", "text": "texts"}
+OCR_NOTE = (
+    "Each image carries the text OCR read in it (`ocr_text`, normalised like `text_normalized`; `text` holds a "
+    "caption when the source had one); the image itself is embedded in `image`."
+)
+CHAT_NOTE = (
+    "Chat turns keep their conversation in `dialogue_id` and their position in it in `utterance_index`; `author` "
+    "is a pseudonym, `posted_at` the time (UTC), `reply_to_item_id` the turn answered (it may not be in the "
+    "release) and `attachments` the turn's stickers and photos in order ({n} in all)."
+)
+MEDOID_NOTE = (
+    "the adjudicated text, else the medoid judgement — the one with the least summed error rate against the "
+    "others (WER; CER for languages read by characters, e.g. Tamil, Malayalam, Bengali, Chinese), ties to the "
+    "smallest annotator pseudonym"
+)
+FIELD_COLUMNS: dict[ValueKind, str] = {
+    ValueKind.NOMINAL: "`{c}`: the aggregated label (ClassLabel); `{c}_distribution`: the probability of each label, "
+    "in label order; `{c}_agreement`: the share of annotator pairs that gave the same label.",
+    ValueKind.ORDINAL: "`{c}`: the rank of the aggregated label (0 = `{first}`); `{c}_distribution`: the probability of "
+    "each label, in label order; `{c}_agreement`: the share of annotator pairs that gave the same label.",
+    ValueKind.INTERVAL: "`{c}`: the aggregated score (float); `{c}_distribution`: `{{mean, std}}` of the judgements; "
+    "`{c}_agreement`: 1 − |a − b| / (maximum − minimum), averaged over annotator pairs.",
+    ValueKind.MULTI_LABEL: "`{c}`: the labels most annotators chose (list of ClassLabel); `{c}_distribution`: the share "
+    "of judgements holding each label, in label order; `{c}_agreement`: 1 − MASI distance (Passonneau 2006), "
+    "averaged over annotator pairs.",
+    ValueKind.MULTI_LABEL_INTENSITY: "`{c}`: `{{label: intensity}}` over every label, the median per label (0 = absent); "
+    "`{c}_distribution`: the mean intensity of each label, in label order; `{c}_agreement`: 1 − the mean per-label "
+    "|a − b| / {top}, averaged over annotator pairs. The multi-label set is the labels with intensity above 0.",
+    ValueKind.FREE_TEXT: "`{c}`: " + MEDOID_NOTE + "; `{c}_distribution`: each distinct text with its share of "
+    "judgements; `{c}_agreement`: the share of annotator pairs that wrote the same text.",
+}
+"""What each field's columns hold, by kind (``{c}``: the field's column name)."""
 
 _ISO = re.compile(r"^[a-z]{2,3}$")
 
@@ -133,6 +168,7 @@ def card_metadata(
     features = release_features(spec)
     codes, _ = card_languages(rows, spec.languages)
     has_audio = any(r.audio_path is not None for r in rows)
+    has_images = any(r.image_path is not None or r.attachment_paths for r in rows)
     splits = datasets.SplitDict()
     for s in SPLITS:
         if written[s].num_rows:
@@ -144,7 +180,8 @@ def card_metadata(
         "pretty_name": spec.display_name,
         "language": codes,
         "license": spec.licence,
-        "task_categories": (["audio-classification"] if has_audio else []) + ["text-classification"],
+        "task_categories": (["audio-classification"] if has_audio else []) + (["image-classification"] if has_images else [])
+        + ["text-classification"],
         "size_categories": [size_category(len(rows))],
         "tags": ["sentiment", "emotion", "multimodal", "low-resource"],
         "configs": data_files_config(spec, written),
@@ -188,17 +225,9 @@ def guidelines_text(context: CardContext) -> str:
 
 
 def card_limitations(rows: Sequence[ReleaseRow], context: CardContext) -> list[str]:
-    """The card's *Known limitations*: scheme fields a release cannot hold, simulated
-    judgements, languages with fewer than 50 items, automatic transcripts."""
+    """The card's *Known limitations*: simulated judgements, languages with fewer than 50
+    items, automatic transcripts and OCR text."""
     notes = []
-    left_out = sorted({
-        f"{name} ({kind.value})"
-        for scheme in context.schemes
-        for name, kind in scheme.field_kinds
-        if kind not in SUPPORTED_KINDS
-    })
-    if left_out:
-        notes.append("Fields not exported as columns (kind not yet supported by the release format): " + ", ".join(left_out) + ".")
     if any(r.simulated for r in rows) or context.n_simulated_annotators:
         notes.append("Some judgements come from simulated annotators (marked in `simulated`); they are for demonstration, not research use.")
     lang_counts = Counter(r.language or "unknown" for r in rows)
@@ -207,6 +236,8 @@ def card_limitations(rows: Sequence[ReleaseRow], context: CardContext) -> list[s
         notes.append("Few items for: " + ", ".join(small) + "; per-language results will be noisy.")
     if any(r.asr_model for r in rows):
         notes.append("Transcripts are automatic (see `asr_model`, `asr_confidence`) and were not all corrected by hand.")
+    if any(r.ocr_text for r in rows):
+        notes.append("OCR text (`ocr_text`) is automatic: stylised meme fonts and small text are misread or missed.")
     return notes
 
 
@@ -352,6 +383,36 @@ def language_section(rows: Sequence[ReleaseRow]) -> list[str]:
     return out
 
 
+def item_kinds_section(rows: Sequence[ReleaseRow]) -> list[str]:
+    """The card's *Items* section: items per kind, and what images, chat turns and near-duplicate
+    groups carry (markdown lines)."""
+    counts = Counter(r.kind for r in rows)
+    out = ["## Items", "", _table(["kind", "items"], [(ITEM_KIND_NAMES[k], counts[k]) for k in ITEM_KINDS if counts[k]]), ""]
+    if counts["image"]:
+        out += [OCR_NOTE, ""]
+    if counts["chat_turn"]:
+        out += [CHAT_NOTE.format(n=sum(len(r.attachment_paths) for r in rows)), ""]
+    grouped = [r for r in rows if r.duplicate_group is not None]
+    if grouped:
+        n = len({r.duplicate_group for r in grouped})
+        out += [
+            f"{len(grouped)} items belong to {n} near-duplicate group{'s' if n != 1 else ''} (`duplicate_group`); "
+            "the members of a group are always in the same split.",
+            "",
+        ]
+    return out
+
+
+def field_columns_text(f: LabelField, rows: Sequence[ReleaseRow]) -> str:
+    """What ``f``'s columns hold (``FIELD_COLUMNS``), and for free text how many values are medoids."""
+    text = FIELD_COLUMNS[f.kind].format(c=f.column, first=f.labels[0] if f.labels else "", top=f.max_intensity)
+    if f.kind is ValueKind.FREE_TEXT:
+        adjudicated = sum(1 for r in rows if (g := r.labels.get(f.name)) is not None and g.value is not None)
+        medoids = sum(1 for r in rows if released_value(r, f) is not None) - adjudicated
+        text += f" {adjudicated} values are adjudicated, {medoids} medoids."
+    return f"**{f.name}** ({f.kind.value}) — {text}"
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def fmt(v: Any) -> str:
         if v is None:
@@ -372,12 +433,13 @@ def card_body(
     name = spec.display_name
     n_audio = sum(r.audio_path is not None for r in rows)
     n_video = sum(r.video_path is not None for r in rows)
+    n_images = sum(r.image_path is not None for r in rows)
     codes, mixed = card_languages(rows, spec.languages)
     lang_counts = Counter(r.language or "unknown" for r in rows)
     out: list[str] = [f"# {name}", ""]
     out += [
         f"Release **{spec.version}** of the `{spec.project}` corpus: {len(rows)} items "
-        f"({n_audio} with audio clips, {n_video} with video clips) in "
+        f"({n_audio} with audio clips, {n_video} with video clips, {n_images} with images) in "
         + ", ".join(f"{LANGUAGE_NAMES[c][0] if c in LANGUAGE_NAMES else c} (`{c}`)" for c in codes)
         + ".",
         "",
@@ -397,6 +459,7 @@ def card_body(
     ]
     if mixed:
         out += [f"Code-mixed language tags present: {', '.join(f'`{m}`' for m in mixed)} (the text mixes scripts or languages within an utterance).", ""]
+    out += item_kinds_section(rows)
     out += language_section(rows)
     out += ["## Sources and licences", "", f"The release is distributed under `{spec.licence}`. Items per source licence:", ""]
     by_licence: dict[str, set[int]] = {}
@@ -412,12 +475,16 @@ def card_body(
     guidelines = guidelines_text(context)
     if guidelines:
         out += [guidelines, ""]
-    out += [_table(["field", "kind", "labels"], [(f.name, f.kind.value, ", ".join(f.labels)) for f in spec.fields]), ""]
+    out += [_table(["field", "column", "kind", "labels or scale"],
+                   [(f.name, f.column, f.kind.value, f.scale) for f in spec.fields]), ""]
     out += [
         f"Annotators: {context.n_annotators} (pseudonymous)"
         + (f", of whom {context.n_simulated_annotators} simulated" if context.n_simulated_annotators else "")
-        + ". Each row keeps every raw judgement in `<field>_judgements`, the gold label in `<field>` with "
-        "`<field>_confidence`, the soft label in `<field>_distribution` (in label order) and item-level agreement in `<field>_agreement`.",
+        + ". Each row keeps every raw judgement in `<field>_judgements` (`[{annotator, value, simulated}]`, the value "
+        "typed as the field's column), the aggregated value in `<field>` with QA's confidence in `<field>_confidence`, "
+        "the soft label in `<field>_distribution` and item-level agreement (0–1, over annotator pairs) in `<field>_agreement`:",
+        "",
+        *[f"- {field_columns_text(f, rows)}" for f in spec.fields],
         "",
         "## Agreement and quality gate",
         "",
@@ -436,17 +503,15 @@ def card_body(
         out += ["No QA run was recorded for this release.", ""]
     out += ["## Label distributions", ""]
     for f in spec.fields:
-        dist = {s: Counter() for s in SPLITS}
-        for r in rows:
-            g = r.labels.get(f.name)
-            dist[assignment.split_of[r.item_id]][g.value if g is not None and g.value is not None else "(none)"] += 1
-        labels = [*f.labels, *(["(none)"] if any(d["(none)"] for d in dist.values()) else [])]
-        out += [f"**{f.name}**", "", _table(["label", *SPLITS, "total"], [(lab, *(dist[s][lab] for s in SPLITS), sum(dist[s][lab] for s in SPLITS)) for lab in labels]), ""]
+        keys, dist = value_counts(f, rows, assignment.split_of)
+        table = [(key, *(dist[s][key] for s in SPLITS), sum(dist[s][key] for s in SPLITS)) for key in keys]
+        out += [f"**{f.name}**", "", _table(["label" if f.labels else "items", *SPLITS, "total"], table), ""]
     st = assignment.statistics
     out += [
         "## Splits",
         "",
-        "No source, speaker or dialogue appears in more than one split; splits are stratified by "
+        "No source, speaker, dialogue (conversation) or near-duplicate group appears in more than one split; "
+        "splits are stratified by "
         f"label and language as far as those groups allow (seed {spec.seed}).",
         "",
         _table(["split", "items", "groups", "target"], [(s, st.items[s], st.groups[s], f"{st.target_fractions[s]:.0%}") for s in SPLITS]),

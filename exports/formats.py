@@ -1,4 +1,5 @@
-"""The field's own formats: MELD-style CSV with clip files, JSONL, and a per-annotator long table.
+"""The field's own formats: MELD-style CSV with clip files, BRIGHTER-style CSV, JSONL, and a
+per-annotator long table.
 
 MELD (Poria et al., 2019, "MELD: A Multimodal Multi-Party Dataset for Emotion Recognition in
 Conversations", ACL) ships ``{train,dev,test}_sent_emo.csv`` with the columns
@@ -6,6 +7,14 @@ Conversations", ACL) ships ``{train,dev,test}_sent_emo.csv`` with the columns
 StartTime, EndTime`` and clips named ``dia{Dialogue_ID}_utt{Utterance_ID}.mp4``. We keep its
 columns (Season/Episode have no counterpart and are left out), its ``HH:MM:SS,mmm`` times and
 its clip naming, number dialogues from 0 in release order, and append our own columns.
+
+BRIGHTER (Muhammad et al., 2025, "BRIGHTER: BRIdging the Gap in Human-Annotated Textual Emotion
+Recognition Datasets for 28 Languages", ACL), as released for SemEval-2025 Task 11, ships one CSV
+per language and split with the columns ``id,text,Anger,Disgust,Fear,Joy,Sadness,Surprise``:
+one capitalised column per emotion, 0/1 in track A (multi-label) and 0–3 in track B
+(intensity), the emotion cells left empty in files whose labels are withheld. We write
+``train.csv``, ``dev.csv`` and ``test.csv`` in that layout, the emotions being the field's
+labels in their order.
 
 Every CSV cell goes through ``csv_cell``, so that no text cell is run as a formula by the
 spreadsheet a reader opens it in.
@@ -17,11 +26,13 @@ import csv
 import json
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from exports.records import SPLITS, ReleaseRow, ReleaseSpec
+from backend.domain import ValidationError, ValueKind
+from exports.hf import released_value
+from exports.records import SPLITS, LabelField, ReleaseRow, ReleaseSpec, value_text
 
 MELD_COLUMNS: tuple[str, ...] = (
     "Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID", "StartTime", "EndTime",
@@ -93,9 +104,13 @@ def meld_numbering(rows: Sequence[ReleaseRow]) -> dict[int, tuple[int, int]]:
     return numbering
 
 
-def _label(row: ReleaseRow, name: str) -> str:
-    g = row.labels.get(name)
-    return g.value if g is not None and g.value is not None else ""
+def _label(row: ReleaseRow, spec: ReleaseSpec, name: str) -> str:
+    """The released value of field ``name`` as one cell (``value_text``); empty without one
+    or when the spec has no such field."""
+    if name not in {f.name for f in spec.fields}:
+        return ""
+    value = released_value(row, spec.field(name))
+    return "" if value is None else value_text(value)
 
 
 def write_meld_csv(
@@ -132,13 +147,13 @@ def write_meld_csv(
                     video = f"{meld_split}/dia{d}_utt{u}{Path(r.video_path).suffix}"
                     _copy(Path(r.video_path), out_dir / video)
                 writer.writerow(csv_row([
-                    sr, r.text, r.speaker or "", _label(r, "emotion"), _label(r, "sentiment"), d, u,
+                    sr, r.text, r.speaker or "", _label(r, spec, "emotion"), _label(r, spec, "sentiment"), d, u,
                     meld_time(r.start_s), meld_time(r.end_s),
                     r.item_id, r.dialogue_id or "", r.language or "", r.text_language or "", r.dominant_script or "",
                     r.han_variant or "", "" if r.cmi is None else r.cmi,
                     r.source_id, r.source_url, r.licence, clip, video,
                     r.asr_model or "", "" if r.asr_confidence is None else r.asr_confidence, int(r.simulated),
-                    *(_label(r, name) for name in extra_fields),
+                    *(_label(r, spec, name) for name in extra_fields),
                 ]))
     return paths
 
@@ -152,6 +167,73 @@ def _copy(src: Path, dest: Path) -> None:
     shutil.copyfile(src, dest)
 
 
+BRIGHTER_SPLIT_NAMES = {"train": "train", "validation": "dev", "test": "test"}
+
+
+def brighter_field(spec: ReleaseSpec, name: str | None = None) -> LabelField:
+    """The multi-label field a BRIGHTER-style CSV is written from: ``name``, or the spec's only
+    multi_label / multi_label_intensity field; a ``ValidationError`` naming the choices otherwise."""
+    kinds = (ValueKind.MULTI_LABEL, ValueKind.MULTI_LABEL_INTENSITY)
+    choices = [f.name for f in spec.fields if f.kind in kinds]
+    if name is not None:
+        field = spec.field(name)
+        if field.kind not in kinds:
+            raise ValidationError(
+                f"field {name!r} is {field.kind.value}; a BRIGHTER-style CSV needs a multi_label or "
+                f"multi_label_intensity field ({', '.join(choices) or 'the project has none'})"
+            )
+        return field
+    if len(choices) != 1:
+        raise ValidationError(
+            "a BRIGHTER-style CSV needs one multi_label or multi_label_intensity field; "
+            + (f"the project has several ({', '.join(choices)}): choose one with --field" if choices else "the project has none")
+        )
+    return spec.field(choices[0])
+
+
+def brighter_columns(field: LabelField) -> tuple[str, ...]:
+    """``id``, ``text``, then one column per label, capitalised as BRIGHTER's files write them.
+
+    >>> brighter_columns(LabelField("emotion", ValueKind.MULTI_LABEL, ("anger", "joy")))
+    ('id', 'text', 'Anger', 'Joy')
+    """
+    return ("id", "text", *(label.capitalize() for label in field.labels))
+
+
+def brighter_cells(row: ReleaseRow, field: LabelField) -> list[object]:
+    """One emotion cell per label: 0/1 (multi_label), the intensity (multi_label_intensity), or
+    all empty when the row has no value for ``field``."""
+    value = released_value(row, field)
+    if value is None:
+        return [""] * len(field.labels)
+    if field.kind is ValueKind.MULTI_LABEL:
+        return [int(label in value) for label in field.labels]  # type: ignore[operator]
+    return [int(value[label]) for label in field.labels]  # type: ignore[index]
+
+
+def write_brighter_csv(
+    rows: Sequence[ReleaseRow], split_of: dict[int, str], field: LabelField, out_dir: Path
+) -> dict[str, Path]:
+    """Write ``out_dir/{train,dev,test}.csv`` in BRIGHTER's layout (``brighter_columns``).
+
+    ``id`` is the item's ``external_id`` when it has one (e.g. the SemEval row id it was
+    imported with), else its item id; ``text`` is the item's text, or for an image without one
+    its OCR text. ``rows`` in release order. Returns the CSV path per split.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for split in SPLITS:
+        path = paths[split] = out_dir / f"{BRIGHTER_SPLIT_NAMES[split]}.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(csv_row(brighter_columns(field)))
+            for r in rows:
+                if split_of[r.item_id] == split:
+                    row_id = r.external_id if r.external_id is not None else str(r.item_id)
+                    writer.writerow(csv_row([row_id, r.text or r.ocr_text, *brighter_cells(r, field)]))
+    return paths
+
+
 def row_json(row: ReleaseRow, split: str, project: str) -> dict[str, Any]:
     """A row as one JSON object: its project, labels by name, every judgement, clip paths as given."""
     return {
@@ -160,10 +242,12 @@ def row_json(row: ReleaseRow, split: str, project: str) -> dict[str, Any]:
         "split": split,
         "audio_path": str(row.audio_path) if row.audio_path is not None else None,
         "video_path": str(row.video_path) if row.video_path is not None else None,
+        "image_path": str(row.image_path) if row.image_path is not None else None,
+        "attachment_paths": [str(p) for p in row.attachment_paths],
         **row.descriptive_columns(),
         "labels": {
             name: {
-                "value": g.value,
+                "value": _json_value(g.value),
                 "confidence": g.confidence,
                 "distribution": dict(sorted(g.distribution.items())),
                 "agreement": g.agreement,
@@ -171,10 +255,19 @@ def row_json(row: ReleaseRow, split: str, project: str) -> dict[str, Any]:
             for name, g in sorted(row.labels.items())
         },
         "judgements": {
-            name: [{"annotator": j.annotator, "value": j.value, "simulated": j.simulated} for j in sorted(js, key=lambda j: j.annotator)]
+            name: [{"annotator": j.annotator, "value": _json_value(j.value), "simulated": j.simulated}
+                   for j in sorted(js, key=lambda j: j.annotator)]
             for name, js in sorted(row.judgements.items())
         },
     }
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
 
 
 def write_jsonl(rows: Iterable[ReleaseRow], split_of: dict[int, str], path: Path, *, project: str) -> int:
@@ -190,6 +283,7 @@ def write_jsonl(rows: Iterable[ReleaseRow], split_of: dict[int, str], path: Path
 
 def write_long_table(rows: Iterable[ReleaseRow], path: Path) -> int:
     """Every raw judgement as ``item_id, annotator, field, value, simulated`` (CSV); returns the count.
+    A value that is not a label or text is written as compact JSON (``value_text``).
 
     The shape agreement tools expect (one judgement per line), for people who recompute
     agreement themselves.
@@ -201,7 +295,7 @@ def write_long_table(rows: Iterable[ReleaseRow], path: Path) -> int:
         writer.writerow(csv_row(LONG_TABLE_COLUMNS))
         for r in rows:
             for name in sorted(r.judgements):
-                for j in sorted(r.judgements[name], key=lambda j: (j.annotator, j.value)):
-                    writer.writerow(csv_row([r.item_id, j.annotator, name, j.value, int(j.simulated)]))
+                for j in sorted(r.judgements[name], key=lambda j: (j.annotator, value_text(j.value))):
+                    writer.writerow(csv_row([r.item_id, j.annotator, name, value_text(j.value), int(j.simulated)]))
                     n += 1
     return n

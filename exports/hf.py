@@ -1,7 +1,7 @@
 """Hugging Face dataset shards: ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``, streamed.
 
-Rows are encoded one row group at a time (``ReleaseSpec.row_group_rows`` rows, clip bytes
-read from disk only then), so memory stays flat however many clips a release holds; a shard
+Rows are encoded one row group at a time (``ReleaseSpec.row_group_rows`` rows, clip and image
+bytes read from disk only then), so memory stays flat however many clips a release holds; a shard
 closes once it passes ``ReleaseSpec.shard_max_bytes``. The parquet schema carries the
 ``datasets.Features`` in its metadata (as ``datasets`` itself writes it), and the same
 Features object feeds the card's ``dataset_info``, so ``load_dataset`` casts cleanly.
@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.domain import MediaError, ValidationError, ValueKind
-from exports.records import SPLITS, LabelField, ReleaseRow, ReleaseSpec
+from exports.records import (
+    SPLITS,
+    LabelField,
+    LabelValue,
+    ReleaseRow,
+    ReleaseSpec,
+    free_text_medoid,
+    value_text,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -56,17 +65,50 @@ def _list_of(feature: Any) -> Any:
     return list_type(feature) if list_type is not None else datasets.Sequence(feature)
 
 
-def _label_feature(field: LabelField) -> Any:
+def value_feature(field: LabelField) -> Any:
+    """The feature of one value of ``field`` (its column, and ``value`` in its judgements)."""
     import datasets
 
-    if field.kind is ValueKind.NOMINAL:
+    v = datasets.Value
+    kind = field.kind
+    if kind is ValueKind.NOMINAL:
         return datasets.ClassLabel(names=list(field.labels))
-    return datasets.Value("int32")
+    if kind is ValueKind.ORDINAL:
+        return v("int32")
+    if kind is ValueKind.INTERVAL:
+        return v("float64")
+    if kind is ValueKind.MULTI_LABEL:
+        return _list_of(datasets.ClassLabel(names=list(field.labels)))
+    if kind is ValueKind.MULTI_LABEL_INTENSITY:
+        return {label: v("int32") for label in field.labels}
+    return v("string")
+
+
+def distribution_feature(field: LabelField) -> Any:
+    """The feature of ``<field>_distribution`` (see ``release_features``)."""
+    import datasets
+
+    v = datasets.Value
+    if field.kind is ValueKind.INTERVAL:
+        return {"mean": v("float64"), "std": v("float64")}
+    if field.kind is ValueKind.FREE_TEXT:
+        return _list_of({"text": v("string"), "share": v("float64")})
+    return _list_of(v("float64"))
 
 
 def release_features(spec: ReleaseSpec) -> "datasets.Features":
-    """The ``datasets.Features`` of a release: media, text and its profile, provenance, then
+    """The ``datasets.Features`` of a release: the item, its media, text and its profile,
+    conversation and provenance (``exports.records.RESERVED_COLUMNS``, in that order), then
     per-field columns.
+
+    Item and media: ``kind`` (``clip``, ``image``, ``chat_turn``, ``text``); ``audio`` (Audio,
+    clip bytes embedded); ``video`` (path of the clip in the release folder); ``image`` (Image,
+    bytes embedded, path ``<item_id><suffix>``); ``attachments`` (list of Image: a chat turn's
+    stickers and photos in order, path ``<item_id>-<k><suffix>``); ``ocr_text`` (what OCR read
+    in an image). Conversation: ``dialogue_id`` (conversation), ``utterance_index`` (turn),
+    ``reply_to_item_id`` (int64, the turn answered), ``author`` (pseudonym), ``posted_at``
+    (timestamp[us, tz=UTC], loads as an aware ``datetime``). ``external_id`` is the id in the
+    source corpus; ``duplicate_group`` the near-duplicate group.
 
     The text profile: ``text_normalized`` (string), ``text_language`` (ISO 639-1 code
     identified from the text, beside the item's ``language``), ``scripts`` (list of
@@ -76,20 +118,39 @@ def release_features(spec: ReleaseSpec) -> "datasets.Features":
     column type whatever scripts a release holds, so shards of different scripts concatenate
     and ``load_dataset`` casts them without a per-release schema.
 
-    Per field ``f``: ``f`` (ClassLabel for nominal, int32 rank for ordinal), ``f_confidence``,
-    ``f_distribution`` (probabilities in the order of the field's labels), ``f_agreement``
-    (item-level), ``f_judgements`` (list of {annotator, value, simulated}).
+    Per field ``f`` (columns named after ``LabelField.column``), one arrow type per field:
+
+    - ``f``: nominal ClassLabel; ordinal int32 rank in label order; interval float64;
+      multi_label list of ClassLabel (in label order); multi_label_intensity struct
+      {label: int32} over every label in order (0 = absent … the field's maximum); free_text
+      string (the adjudicated text, else the medoid judgement, ``free_text_medoid``).
+    - ``f_confidence`` (float64): QA's confidence in the aggregated value; empty for a medoid.
+    - ``f_distribution``: nominal/ordinal list of float64, the probability of each label in
+      label order; multi_label list of float64, the share of judgements holding each label;
+      multi_label_intensity list of float64, the mean intensity of each label; interval struct
+      {mean, std} of the judgements; free_text list of {text, share}, each distinct judged
+      text with its share of judgements, most frequent first (ties by text).
+    - ``f_agreement`` (float64 in [0, 1], item-level, over annotator pairs): the share of
+      identical pairs for nominal, ordinal and free text; 1 − MASI distance, averaged, for
+      multi_label; 1 − |a − b| / (max − min) for interval, and 1 − the mean per-label
+      |a − b| / max intensity for multi_label_intensity, averaged over pairs.
+    - ``f_judgements``: list of {annotator, value (typed as ``f``), simulated}.
     """
     import datasets
 
     v = datasets.Value
     columns: dict[str, Any] = {
         "item_id": v("int64"),
+        "kind": v("string"),
         "audio": datasets.Audio(sampling_rate=spec.sampling_rate),
         "video": v("string"),
+        "image": datasets.Image(),
+        "attachments": _list_of(datasets.Image()),
         "text": v("string"),
         "text_normalized": v("string"),
+        "ocr_text": v("string"),
         "speaker": v("string"),
+        "author": v("string"),
         "language": v("string"),
         "text_language": v("string"),
         "scripts": _list_of({"script": v("string"), "share": v("float64")}),
@@ -98,8 +159,12 @@ def release_features(spec: ReleaseSpec) -> "datasets.Features":
         "cmi": v("float64"),
         "dialogue_id": v("string"),
         "utterance_index": v("int32"),
+        "reply_to_item_id": v("int64"),
+        "posted_at": v("timestamp[us, tz=UTC]"),
         "start_s": v("float64"),
         "end_s": v("float64"),
+        "external_id": v("string"),
+        "duplicate_group": v("string"),
         "source_id": v("int64"),
         "source_url": v("string"),
         "source_title": v("string"),
@@ -110,13 +175,12 @@ def release_features(spec: ReleaseSpec) -> "datasets.Features":
         "simulated": v("bool"),
     }
     for f in spec.fields:
-        columns[f.name] = _label_feature(f)
-        columns[f"{f.name}_confidence"] = v("float64")
-        columns[f"{f.name}_distribution"] = _list_of(v("float64"))
-        columns[f"{f.name}_agreement"] = v("float64")
-        columns[f"{f.name}_judgements"] = _list_of(
-            {"annotator": v("string"), "value": _label_feature(f), "simulated": v("bool")}
-        )
+        value, confidence, distribution, agreement, judgements = f.columns
+        columns[value] = value_feature(f)
+        columns[confidence] = v("float64")
+        columns[distribution] = distribution_feature(f)
+        columns[agreement] = v("float64")
+        columns[judgements] = _list_of({"annotator": v("string"), "value": value_feature(f), "simulated": v("bool")})
     return datasets.Features(columns)
 
 
@@ -165,29 +229,104 @@ def _audio_value(row: ReleaseRow, spec: ReleaseSpec) -> dict[str, Any] | None:
     return {"bytes": data, "path": f"{row.item_id}{path.suffix}"}
 
 
+def _image_value(path: Path, item_id: int, name: str, what: str) -> dict[str, Any]:
+    """An image's bytes for an ``Image`` column, after checking that they decode."""
+    import io
+
+    from PIL import Image
+
+    if not path.is_file():
+        raise MediaError(f"{what} {str(path)!r} of item {item_id} does not exist; restore the file or leave the item out")
+    data = path.read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MediaError(
+            f"{what} {str(path)!r} of item {item_id} is not a readable image ({exc}); replace the file or leave the item out"
+        ) from None
+    return {"bytes": data, "path": name}
+
+
+def released_value(row: ReleaseRow, field: LabelField) -> LabelValue | None:
+    """The value a release writes for ``field`` of ``row``: the aggregated one (checked by
+    ``LabelField.normalise``), or for free text without one the medoid judgement
+    (``free_text_medoid``); ``None`` otherwise."""
+    aggregated = row.labels.get(field.name)
+    if aggregated is not None and aggregated.value is not None:
+        return field.normalise(aggregated.value)
+    if field.kind is ValueKind.FREE_TEXT:
+        medoid = free_text_medoid(row.judgements.get(field.name, ()), row.language)
+        return None if medoid is None else medoid.value
+    return None
+
+
+def encode_value(field: LabelField, value: object) -> Any:
+    """A field value as the python value of its arrow column (labels as class indices)."""
+    if value is None:
+        return None
+    value = field.normalise(value)
+    if field.kind in (ValueKind.NOMINAL, ValueKind.ORDINAL):
+        return field.index(value)  # type: ignore[arg-type]
+    if field.kind is ValueKind.MULTI_LABEL:
+        return [field.index(label) for label in value]  # type: ignore[union-attr]
+    if field.kind is ValueKind.MULTI_LABEL_INTENSITY:
+        return dict(value)  # type: ignore[arg-type]
+    return value
+
+
+def _distribution(field: LabelField, row: ReleaseRow) -> Any:
+    if field.kind is ValueKind.FREE_TEXT:
+        texts = Counter(j.value for j in row.judgements.get(field.name, ()) if isinstance(j.value, str))
+        n = sum(texts.values())
+        return [{"text": t, "share": c / n} for t, c in sorted(texts.items(), key=lambda tc: (-tc[1], tc[0]))] or None
+    aggregated = row.labels.get(field.name)
+    dist = dict(aggregated.distribution) if aggregated is not None else {}
+    if not dist:
+        return None
+    if field.kind is ValueKind.INTERVAL:
+        unknown = sorted(set(dist) - {"mean", "std"})
+        if unknown:
+            raise ValidationError(
+                f"item {row.item_id}: the distribution of interval field {field.name!r} holds {unknown!r}; "
+                "it takes only 'mean' and 'std'"
+            )
+        return {k: None if dist.get(k) is None else float(dist[k]) for k in ("mean", "std")}
+    for label in dist:
+        field.index(label)
+    return [float(dist.get(label, 0.0)) for label in field.labels]
+
+
 def encode_row(row: ReleaseRow, spec: ReleaseSpec, split: str) -> dict[str, Any]:
     """One row as the python values of the release's arrow schema (labels as class indices)."""
     out: dict[str, Any] = {
         "item_id": row.item_id,
         "audio": _audio_value(row, spec),
         "video": video_relpath(row, split),
+        "image": None if row.image_path is None else _image_value(
+            Path(row.image_path), row.item_id, f"{row.item_id}{Path(row.image_path).suffix}", "image"),
+        "attachments": [
+            _image_value(Path(p), row.item_id, f"{row.item_id}-{k}{Path(p).suffix}", f"attachment {k}")
+            for k, p in enumerate(row.attachment_paths)
+        ],
         **row.descriptive_columns(),
+        "posted_at": row.posted_at_utc,
     }
     unknown = sorted(set(row.labels) - {f.name for f in spec.fields})
     if unknown:
         raise ValidationError(f"item {row.item_id} has labels for fields not in the release spec: {unknown!r}")
     for f in spec.fields:
+        value, confidence, distribution, agreement, judgements = f.columns
         aggregated = row.labels.get(f.name)
-        out[f.name] = f.index(aggregated.value) if aggregated is not None and aggregated.value is not None else None
-        out[f"{f.name}_confidence"] = aggregated.confidence if aggregated is not None else None
-        dist = dict(aggregated.distribution) if aggregated is not None else {}
-        for label in dist:
-            f.index(label)
-        out[f"{f.name}_distribution"] = [float(dist.get(label, 0.0)) for label in f.labels] if dist else None
-        out[f"{f.name}_agreement"] = aggregated.agreement if aggregated is not None else None
-        out[f"{f.name}_judgements"] = [
-            {"annotator": j.annotator, "value": f.index(j.value), "simulated": j.simulated}
-            for j in sorted(row.judgements.get(f.name, ()), key=lambda j: (j.annotator, j.value))
+        out[value] = encode_value(f, released_value(row, f))
+        out[confidence] = aggregated.confidence if aggregated is not None else None
+        out[distribution] = _distribution(f, row)
+        out[agreement] = aggregated.agreement if aggregated is not None else None
+        out[judgements] = [
+            {"annotator": j.annotator, "value": encode_value(f, j.value), "simulated": j.simulated}
+            for j in sorted(row.judgements.get(f.name, ()), key=lambda j: (j.annotator, value_text(j.value)))
         ]
     return out
 

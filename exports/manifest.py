@@ -14,23 +14,26 @@ import json
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from exports.records import CardContext, ReleaseRow, ReleaseSpec
+from exports.records import CardContext, ReleaseRow, ReleaseSpec, value_text
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_HF = "hf"
 FORMAT_MELD_CSV = "meld-csv"
 FORMAT_JSONL = "jsonl"
+FORMAT_BRIGHTER_CSV = "brighter-csv"
 """Export formats, as ``mmcurate export <format>`` names them and manifests record them."""
 
-RELEASE_FORMAT = 2
+RELEASE_FORMAT = 3
 """Version of what ``exports.build.build_release`` writes for given inputs, part of every
 inputs digest. Bump it with any change that makes the same rows, spec and card context give
 different files (a new column, other card prose), so that releases made before count as
-changed and are rebuilt under a new version."""
+changed and are rebuilt under a new version. 3: fields of every kind; image, attachment,
+chat and near-duplicate columns."""
 
 
 def code_version(repo_root: Path | None = None) -> str:
@@ -69,7 +72,7 @@ def input_summary(rows: Sequence[ReleaseRow]) -> dict[str, Any]:
     """Counts and a digest of the item ids, sources and judgements that went in."""
     ids = sorted(r.item_id for r in rows)
     judgements = sorted(
-        (r.item_id, name, j.annotator, j.value) for r in rows for name, js in r.judgements.items() for j in js
+        (r.item_id, name, j.annotator, value_text(j.value)) for r in rows for name, js in r.judgements.items() for j in js
     )
     return {
         "items": len(ids),
@@ -82,7 +85,10 @@ def input_summary(rows: Sequence[ReleaseRow]) -> dict[str, Any]:
 
 
 def _canonical(value: Any) -> Any:
-    """``value`` as plain JSON values; a path (a clip) as its suffix and content SHA-256."""
+    """``value`` as plain JSON values; a path (a clip, an image) as its suffix and content
+    SHA-256; a time as ISO 8601."""
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, Path):
         return {"suffix": value.suffix, "sha256": file_sha256(value) if value.is_file() else None}
     if isinstance(value, Enum):
@@ -131,7 +137,12 @@ def build_manifest(
     """The manifest as a dict (call after every other file of the release is written);
     ``digest`` is ``inputs_digest`` of the rows, spec and card context it was built from."""
     spec_dict = asdict(spec)
-    spec_dict["fields"] = [{"name": f.name, "kind": f.kind.value, "labels": list(f.labels)} for f in spec.fields]
+    spec_dict["fields"] = [
+        {"name": f.name, "kind": f.kind.value, "labels": list(f.labels), "column": f.column,
+         **({"minimum": f.minimum, "maximum": f.maximum} if f.minimum is not None or f.maximum is not None else {}),
+         **({"max_intensity": f.max_intensity} if f.max_intensity is not None else {})}
+        for f in spec.fields
+    ]
     spec_dict["pretty_name"] = spec.display_name
     models = dict(model_versions)
     for asr in sorted({r.asr_model for r in rows if r.asr_model}):
@@ -152,7 +163,7 @@ def build_manifest(
 
 
 def folder_manifest(folder: Path, *, export_format: str, project: str) -> dict[str, Any]:
-    """The manifest of a folder export other than a release (MELD-style CSV): its format,
+    """The manifest of a folder export other than a release (MELD- or BRIGHTER-style CSV): its format,
     project and the files written, so a later export can recognise and replace it."""
     return {"format": export_format, "project": project, "files": file_hashes(folder)}
 

@@ -7,19 +7,46 @@ database. Times are seconds, as everywhere a user reads them.
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from backend.domain import GateVerdict, Split, ValidationError, ValueKind
+from backend.domain import GateVerdict, ItemKind, Split, ValidationError, ValueKind
 
 SPLITS: tuple[str, ...] = tuple(split.value for split in Split)
 """Split names in the order they are written and reported (the domain's ``Split``)."""
 
-SUPPORTED_KINDS: tuple[ValueKind, ...] = (ValueKind.NOMINAL, ValueKind.ORDINAL)
-"""Field kinds a release column can hold (a class index in both cases)."""
+SUPPORTED_KINDS: tuple[ValueKind, ...] = tuple(ValueKind)
+"""Field kinds a release column can hold: every ``ValueKind`` (see ``LabelField``)."""
+
+LABELLED_KINDS: tuple[ValueKind, ...] = (
+    ValueKind.NOMINAL, ValueKind.ORDINAL, ValueKind.MULTI_LABEL, ValueKind.MULTI_LABEL_INTENSITY,
+)
+"""Kinds whose values are drawn from the field's ``labels``."""
+
+ITEM_KINDS: tuple[str, ...] = tuple(kind.value for kind in ItemKind)
+"""Values of ``ReleaseRow.kind`` (the domain's ``ItemKind``)."""
+
+RESERVED_COLUMNS: tuple[str, ...] = (
+    "item_id", "kind", "audio", "video", "image", "attachments", "text", "text_normalized", "ocr_text",
+    "speaker", "author", "language", "text_language", "scripts", "dominant_script", "han_variant", "cmi",
+    "dialogue_id", "utterance_index", "reply_to_item_id", "posted_at", "start_s", "end_s", "external_id",
+    "duplicate_group", "source_id", "source_url", "source_title", "source_author", "licence", "asr_model",
+    "asr_confidence", "simulated",
+)
+"""Every column a release has besides its fields', in the order ``exports.hf.release_features``
+writes them; a field's columns may not take one of these names."""
+
+LabelValue = str | float | tuple[str, ...] | Mapping[str, int]
+"""A field value by kind: a label (nominal, ordinal), a number (interval), labels in the field's
+order (multi_label), ``{label: intensity}`` over every label (multi_label_intensity), a text
+(free_text)."""
 
 HAN_VARIANTS: tuple[str, ...] = ("simplified", "traditional", "mixed")
 """Values of ``ReleaseRow.han_variant`` besides ``None`` (no Han, or Han common to both forms),
@@ -70,27 +97,71 @@ def public_source_url(uri: str) -> str:
 class LabelField:
     """One annotated field of the scheme, e.g. ``sentiment`` with its label names in order.
 
-    Nominal fields become ``ClassLabel`` columns; ordinal fields are stored as the integer
-    rank of the label in ``labels`` (so ``labels`` must be listed low → high).
+    By kind: nominal → ``ClassLabel``; ordinal → the int32 rank of the label in ``labels``
+    (listed low → high); interval → a float64 in ``[minimum, maximum]``; multi_label → a list
+    of ``ClassLabel``; multi_label_intensity → ``{label: int32}`` over ``labels`` in order, each
+    0 (absent) … ``max_intensity``; free_text → a string. Interval and free-text fields have no
+    labels. ``column`` is the name of the field's columns (default ``name``; another when the
+    name is one of ``RESERVED_COLUMNS``, e.g. a free-text field ``ocr_text``).
     """
 
     name: str
     kind: ValueKind
-    labels: tuple[str, ...]
+    labels: tuple[str, ...] = ()
     description: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    max_intensity: int | None = None
+    column: str = ""
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        object.__setattr__(self, "labels", tuple(self.labels))
+        object.__setattr__(self, "column", self.column or self.name)
+        where = f"field {self.name!r} ({self.kind.value})"
+        for name in (self.name, self.column):
+            if not _NAME.match(name):
+                raise ValidationError(
+                    f"field name {name!r} is not usable as a column name; use lower-case letters, digits and '_'"
+                )
+        taken = sorted(set(self.columns) & set(RESERVED_COLUMNS))
+        if taken:
             raise ValidationError(
-                f"field name {self.name!r} is not usable as a column name; use lower-case letters, digits and '_'"
+                f"{where} would write column {taken[0]!r}, which every release already has; "
+                f"give the field another column name (e.g. column={self.name + '_annotated'!r})"
             )
-        if self.kind not in SUPPORTED_KINDS:
-            raise ValidationError(
-                f"field {self.name!r} has kind {self.kind.value!r}; a release can export only "
-                f"{', '.join(k.value for k in SUPPORTED_KINDS)} fields — leave it out of the release spec"
-            )
-        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
-            raise ValidationError(f"field {self.name!r} needs at least two distinct labels, got {list(self.labels)!r}")
+        if self.kind in LABELLED_KINDS:
+            least = 1 if self.kind is ValueKind.MULTI_LABEL else 2
+            if len(self.labels) < least or len(set(self.labels)) != len(self.labels):
+                raise ValidationError(
+                    f"field {self.name!r} needs at least {('one', 'two')[least - 1]} distinct labels, got {list(self.labels)!r}"
+                )
+        elif self.labels:
+            raise ValidationError(f"{where} takes no labels, got {list(self.labels)!r}")
+        if self.kind is ValueKind.INTERVAL and not (
+            self.minimum is not None and self.maximum is not None and self.minimum < self.maximum
+        ):
+            raise ValidationError(f"{where} needs minimum < maximum, got {self.minimum!r} and {self.maximum!r}")
+        if self.kind is ValueKind.MULTI_LABEL_INTENSITY and not (
+            isinstance(self.max_intensity, int) and self.max_intensity >= 1
+        ):
+            raise ValidationError(f"{where} needs max_intensity >= 1, got {self.max_intensity!r}")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The field's columns: value, confidence, distribution, agreement, judgements."""
+        c = self.column
+        return (c, f"{c}_confidence", f"{c}_distribution", f"{c}_agreement", f"{c}_judgements")
+
+    @property
+    def scale(self) -> str:
+        """The field's labels or scale in words, as the card's field table shows them."""
+        if self.kind is ValueKind.ORDINAL:
+            return " < ".join(self.labels)
+        if self.kind is ValueKind.INTERVAL:
+            return f"{self.minimum:g} … {self.maximum:g}"
+        if self.kind is ValueKind.MULTI_LABEL_INTENSITY:
+            return f"{', '.join(self.labels)}; each 0 … {self.max_intensity}"
+        return "text" if self.kind is ValueKind.FREE_TEXT else ", ".join(self.labels)
 
     def index(self, label: str) -> int:
         """Position of ``label`` in ``labels``; a clear error for a label the scheme does not have."""
@@ -102,17 +173,121 @@ class LabelField:
                 "fix the annotation or add the label to the scheme"
             ) from None
 
+    def normalise(self, value: object) -> LabelValue:
+        """``value`` in the one form of its kind (``LabelValue``), or a ``ValidationError`` that
+        quotes it: labels checked, label lists put in label order, intensities filled with 0 for
+        missing labels, numbers checked against the interval's range.
+
+        >>> LabelField("emotions", ValueKind.MULTI_LABEL, ("anger", "joy")).normalise(["joy", "anger"])
+        ('anger', 'joy')
+        >>> LabelField("e", ValueKind.MULTI_LABEL_INTENSITY, ("anger", "joy"), max_intensity=3).normalise({"joy": 2})
+        {'anger': 0, 'joy': 2}
+        """
+        where = f"field {self.name!r} ({self.kind.value})"
+        kind = self.kind
+        if kind in (ValueKind.NOMINAL, ValueKind.ORDINAL):
+            if not isinstance(value, str):
+                raise ValidationError(f"{value!r} is not a label of {where}; use one of {', '.join(self.labels)}")
+            self.index(value)
+            return value
+        if kind is ValueKind.INTERVAL:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValidationError(f"{value!r} is not a number for {where}")
+            if not self.minimum <= value <= self.maximum:  # type: ignore[operator]
+                raise ValidationError(f"{value!r} is outside {where}'s range {self.minimum:g}..{self.maximum:g}")
+            return float(value)
+        if kind is ValueKind.MULTI_LABEL:
+            if isinstance(value, (str, Mapping)) or not isinstance(value, (list, tuple, set, frozenset)):
+                raise ValidationError(f"{value!r} is not a list of labels for {where}")
+            positions = sorted({self.index(label) for label in value})
+            return tuple(self.labels[i] for i in positions)
+        if kind is ValueKind.MULTI_LABEL_INTENSITY:
+            if not isinstance(value, Mapping):
+                raise ValidationError(f"{value!r} is not a mapping label -> intensity for {where}")
+            for label in value:
+                self.index(label)
+            out: dict[str, int] = {}
+            for label in self.labels:
+                level = value.get(label, 0)
+                if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= self.max_intensity:  # type: ignore[operator]
+                    raise ValidationError(f"intensity {level!r} of {label!r} in {where} must be an integer 0..{self.max_intensity}")
+                out[label] = level
+            return out
+        if not isinstance(value, str):
+            raise ValidationError(f"{value!r} is not text for {where}")
+        return value
+
+
+def value_text(value: object) -> str:
+    """A field value as one CSV cell: a label or text as it is, anything else as compact JSON.
+
+    >>> value_text("joy"), value_text(3.5), value_text(("anger", "joy")), value_text({"anger": 1, "joy": 0})
+    ('joy', '3.5', '["anger","joy"]', '{"anger":1,"joy":0}')
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        value = dict(value)
+    elif isinstance(value, tuple):
+        value = list(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def free_text_medoid(judgements: Sequence[AnnotatorJudgement], language: str | None) -> AnnotatorJudgement | None:
+    """The judgement whose text is closest to all others: the least summed error rate, each other
+    text as reference and this one as hypothesis (``backend.language.metrics``: WER, or CER for
+    languages whose primary rate is CER, e.g. ta, ml, bn, zh); ties → smallest annotator pseudonym.
+    An empty reference counts 0 against an empty text and 1 per hypothesis word otherwise.
+    ``None`` without judgements.
+
+    >>> js = [AnnotatorJudgement("b", "the cat sat"), AnnotatorJudgement("a", "the cat sat down"),
+    ...       AnnotatorJudgement("c", "a dog")]
+    >>> free_text_medoid(js, "en").annotator
+    'b'
+    """
+    texts = [j for j in judgements if isinstance(j.value, str)]
+    if not texts:
+        return None
+    return texts[_medoid_position(tuple((j.annotator, j.value) for j in texts), language)]  # type: ignore[misc]
+
+
+@lru_cache(maxsize=4096)
+def _medoid_position(judged: tuple[tuple[str, str], ...], language: str | None) -> int:
+    """Position in ``judged`` ((annotator, text) pairs) of ``free_text_medoid``'s choice; cached,
+    because the card and every format ask for the same items' values again."""
+    from backend.language.metrics import error_rates, primary_rate
+
+    rate = primary_rate(language)
+
+    def distance(reference: str, hypothesis: str) -> float:
+        if not reference.split():
+            return float(len(hypothesis.split()))
+        try:
+            rates = error_rates(reference, hypothesis, language)
+        except ValidationError:  # nothing left of the reference after normalisation
+            return float(len(hypothesis.split()))
+        return rates.cer if rate == "cer" else rates.wer
+
+    def cost(k: int) -> tuple[float, str]:
+        return (sum(distance(text, judged[k][1]) for i, (_, text) in enumerate(judged) if i != k), judged[k][0])
+
+    return min(range(len(judged)), key=cost)
+
 
 @dataclass(frozen=True)
 class AggregatedLabel:
     """The aggregated value of one field for one item, with its confidence and soft distribution.
 
     (Not to be confused with *gold* items, the gold-check items with a known answer mixed into
-    batches.) ``distribution`` maps label → probability (missing labels are 0); ``value`` is
-    ``None`` when no aggregated value exists yet (the row is still exported, the column is empty).
+    batches.) ``value`` is a ``LabelValue`` of the field's kind, ``None`` when no aggregated
+    value exists yet (the row is still exported; a free-text column then holds the medoid
+    judgement, see ``free_text_medoid``). ``distribution`` as QA stores it: label → probability
+    (nominal, ordinal), label → share of judgements holding it (multi_label), label → mean
+    intensity (multi_label_intensity), ``{"mean", "std"}`` of the judgements (interval); empty
+    for free text. Missing labels count 0. ``agreement`` is item-level, in [0, 1].
     """
 
-    value: str | None
+    value: LabelValue | None
     confidence: float | None = None
     distribution: Mapping[str, float] = field(default_factory=dict)
     agreement: float | None = None
@@ -121,10 +296,10 @@ class AggregatedLabel:
 
 @dataclass(frozen=True)
 class AnnotatorJudgement:
-    """One annotator's raw label for one field, under their pseudonym."""
+    """One annotator's raw value for one field (a ``LabelValue`` of its kind), under their pseudonym."""
 
     annotator: str
-    value: str
+    value: LabelValue
     simulated: bool = False
 
 
@@ -135,7 +310,16 @@ class ReleaseRow:
     The fields hold what the curator's database holds; the properties ``speaker`` and
     ``source_url`` are what every export format publishes: the speaker scoped to its source
     (``src12/SPEAKER_00``, see ``scoped_speaker_id``) and the source's web URL or bare file
-    name (``public_source_url``). Splits keep every source, speaker and dialogue inside one split.
+    name (``public_source_url``). Splits keep every source, speaker, dialogue and near-duplicate
+    group inside one split.
+
+    ``kind`` is one of ``ITEM_KINDS``: a ``clip`` has ``audio_path`` (and maybe ``video_path``);
+    an ``image`` has ``image_path`` and the ``ocr_text`` read from it (``text`` holds a caption,
+    if any); a ``chat_turn`` has its conversation in ``dialogue_id``, its position in
+    ``utterance_index``, ``author`` (pseudonymised), ``posted_at`` (timezone-aware, UTC),
+    ``reply_to_item_id`` (the turn it answers) and ``attachment_paths`` (its stickers and photos,
+    in order); a ``text`` has ``text`` only. ``external_id`` is the item's id in its own corpus;
+    ``duplicate_group`` names the near-duplicate group it belongs to.
 
     The text's profile (``backend.language.profile_text``): ``text_normalized``; ``scripts``,
     share per Unicode script name (``{"Tamil": 0.8, "Latin": 0.2}``, shares in [0, 1]; empty
@@ -171,8 +355,24 @@ class ReleaseRow:
     han_variant: str | None = None
     text_language: str | None = None
     cmi: float | None = None
+    kind: str = "clip"
+    image_path: Path | None = None
+    ocr_text: str = ""
+    external_id: str | None = None
+    reply_to_item_id: int | None = None
+    author: str | None = None
+    posted_at: datetime | None = None
+    attachment_paths: tuple[Path, ...] = ()
+    duplicate_group: str | None = None
 
     def __post_init__(self) -> None:
+        if self.kind not in ITEM_KINDS:
+            raise ValidationError(f"item {self.item_id} has kind {self.kind!r}; use one of {', '.join(ITEM_KINDS)}")
+        if self.posted_at is not None and self.posted_at.utcoffset() is None:
+            raise ValidationError(
+                f"item {self.item_id} has posted_at {self.posted_at.isoformat()} without a timezone; give it in UTC"
+            )
+        object.__setattr__(self, "attachment_paths", tuple(self.attachment_paths))
         if self.han_variant is not None and self.han_variant not in HAN_VARIANTS:
             raise ValidationError(
                 f"item {self.item_id} has Han variant {self.han_variant!r}; use one of {', '.join(HAN_VARIANTS)} or None"
@@ -193,6 +393,11 @@ class ReleaseRow:
         """The published origin: the web URL, or only the file name of a local source."""
         return public_source_url(self.source_uri)
 
+    @property
+    def posted_at_utc(self) -> datetime | None:
+        """``posted_at`` moved to UTC (``None`` when unknown)."""
+        return None if self.posted_at is None else self.posted_at.astimezone(UTC)
+
     def script_shares(self) -> list[dict[str, object]]:
         """``scripts`` as every export format writes it: ``[{"script", "share"}]``, largest share
         first (ties by name), so the column has one type whatever scripts a release holds.
@@ -206,12 +411,16 @@ class ReleaseRow:
         ]
 
     def descriptive_columns(self) -> dict[str, object]:
-        """Text, text profile, position and provenance columns, in the order every export
-        format writes them."""
+        """Kind, text, text profile, position and provenance columns, in the order every export
+        format writes them (``posted_at`` as ISO 8601 in UTC, ``2024-03-01T12:00:05Z``)."""
+        posted = self.posted_at_utc
         return {
+            "kind": self.kind,
             "text": self.text,
             "text_normalized": self.text_normalized,
+            "ocr_text": self.ocr_text,
             "speaker": self.speaker,
+            "author": self.author,
             "language": self.language,
             "text_language": self.text_language,
             "scripts": self.script_shares(),
@@ -220,8 +429,12 @@ class ReleaseRow:
             "cmi": self.cmi,
             "dialogue_id": self.dialogue_id,
             "utterance_index": self.utterance_index,
+            "reply_to_item_id": self.reply_to_item_id,
+            "posted_at": None if posted is None else posted.isoformat().replace("+00:00", "Z"),
             "start_s": self.start_s,
             "end_s": self.end_s,
+            "external_id": self.external_id,
+            "duplicate_group": self.duplicate_group,
             "source_id": self.source_id,
             "source_url": self.source_url,
             "source_title": self.source_title,
@@ -234,12 +447,14 @@ class ReleaseRow:
 
     @property
     def group_keys(self) -> tuple[str, ...]:
-        """Keys that must not be shared across splits (source, speaker, dialogue)."""
+        """Keys that must not be shared across splits (source, speaker, dialogue, near-duplicate group)."""
         keys = [f"source:{self.source_id}"]
         if self.speaker is not None:
             keys.append(f"speaker:{self.speaker}")
         if self.dialogue_id is not None:
             keys.append(f"dialogue:{self.dialogue_id}")
+        if self.duplicate_group is not None:
+            keys.append(f"duplicate:{self.duplicate_group}")
         return tuple(keys)
 
 
@@ -274,6 +489,10 @@ class ReleaseSpec:
         names = [f.name for f in self.fields]
         if len(set(names)) != len(names):
             raise ValidationError(f"field names repeat in the release spec: {names!r}")
+        columns = [c for f in self.fields for c in f.columns]
+        if len(set(columns)) != len(columns):
+            twice = sorted({c for c in columns if columns.count(c) > 1})
+            raise ValidationError(f"two fields of the release spec would write the same column(s) {twice!r}; rename one")
         if not _NAME.match(self.config_name):
             raise ValidationError(f"config name {self.config_name!r} must be lower-case letters, digits and '_'")
         if len(self.split_fractions) != 3 or any(f < 0 for f in self.split_fractions) or abs(sum(self.split_fractions) - 1) > 1e-9:
@@ -334,7 +553,7 @@ class SourceRecord:
 class SchemeRecord:
     """A labelling scheme as the card describes it: title, the instruction annotators read,
     where the scheme comes from, and the kind of each of its fields (``field_kinds`` in the
-    scheme's order; fields of a kind a release cannot hold are named among the limitations)."""
+    scheme's order; fields with no column in the release are named among the limitations)."""
 
     name: str
     title: str

@@ -1,6 +1,8 @@
-"""Leak-free train/validation/test splits: no source, speaker or dialogue in two splits.
+"""Leak-free train/validation/test splits: no source, speaker, dialogue or near-duplicate
+group in two splits.
 
-Items that share a source, a speaker key or a dialogue form one group (connected components
+Items that share a source, a speaker key, a dialogue (a chat conversation) or a near-duplicate
+group form one group (connected components
 of that sharing graph); whole groups are assigned, largest first, each to the split whose
 counts per stratum (label of the first field × language) stay closest to the target
 fractions. The order among equal-sized groups comes from the seed, so the same rows and
@@ -12,11 +14,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from backend.domain import ValidationError
-from exports.records import SPLITS, ReleaseRow
+from backend.domain import ValidationError, ValueKind
+from exports.hf import released_value
+from exports.records import SPLITS, LabelField, ReleaseRow
 
 UNLABELLED = "(none)"
 
@@ -63,7 +66,8 @@ class _Groups:
 
 
 def leakage_groups(rows: Sequence[ReleaseRow]) -> list[list[int]]:
-    """Item indices grouped so that no two groups share a source, speaker key or dialogue."""
+    """Item indices grouped so that no two groups share a source, speaker key, dialogue or
+    near-duplicate group (``ReleaseRow.group_keys``)."""
     groups = _Groups(len(rows))
     first_with: dict[str, int] = {}
     for i, row in enumerate(rows):
@@ -79,10 +83,21 @@ def leakage_groups(rows: Sequence[ReleaseRow]) -> list[list[int]]:
 
 
 def _stratum_label(row: ReleaseRow, field_name: str | None) -> str:
+    """The stratum of a row's value: a label; the labels of a set (or those with an intensity
+    above 0) joined by ``+``; any other value as text; ``UNLABELLED`` without one."""
     if field_name is None:
         return UNLABELLED
     label = row.labels.get(field_name)
-    return label.value if label is not None and label.value is not None else UNLABELLED
+    value = label.value if label is not None else None
+    if value is None:
+        return UNLABELLED
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        value = [name for name, level in value.items() if level]
+    if isinstance(value, (list, tuple)):
+        return "+".join(value) or UNLABELLED
+    return str(value)
 
 
 def assign_splits(
@@ -188,3 +203,25 @@ def _unbalanced(stats: SplitStatistics, groups: list[list[int]], rows: Sequence[
                 got = ", ".join(f"{s} {shares[s]:.0%}" for s in SPLITS)
                 notes.append(f"{what} {v!r} ({total} items): {got}")
     return tuple(notes)
+
+
+def value_counts(f: LabelField, rows: Sequence[ReleaseRow], split_of: dict[int, str]) -> tuple[list[str], dict[str, Counter]]:
+    """Rows of the card's distribution table of ``f`` and their count per split: items per label
+    (nominal, ordinal), items holding each label (multi-label kinds), items with a value
+    (interval, free text); ``(none)`` counts items without a value."""
+    counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
+    for r in rows:
+        value = released_value(r, f)
+        split = counts[split_of[r.item_id]]
+        if value is None:
+            split[UNLABELLED] += 1
+        elif f.kind in (ValueKind.NOMINAL, ValueKind.ORDINAL):
+            split[value] += 1  # type: ignore[index]
+        elif f.kind is ValueKind.MULTI_LABEL:
+            split.update(value)  # type: ignore[arg-type]
+        elif f.kind is ValueKind.MULTI_LABEL_INTENSITY:
+            split.update(label for label, level in value.items() if level)  # type: ignore[union-attr]
+        else:
+            split["with a value"] += 1
+    keys = [*f.labels] if f.labels else ["with a value"]
+    return [*keys, *([UNLABELLED] if any(c[UNLABELLED] for c in counts.values()) else [])], counts

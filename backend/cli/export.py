@@ -1,4 +1,4 @@
-"""`mmcurate export hf|meld-csv|jsonl`, `mmcurate release publish|list`, `mmcurate source takedown`."""
+"""`mmcurate export hf|meld-csv|brighter-csv|jsonl`, `mmcurate release publish|list`, `mmcurate source takedown`."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from backend.cli.context import db_session, settings
 from backend.cli.output import emit_json_lines, emit_table, json_line, progress_bar
 from backend.services import release as release_service
 from backend.services import takedown as takedown_service
+from backend.services.release.exporting import export_brighter_csv as brighter_service
 
 export_app = typer.Typer(
-    help="Release folders: Hugging Face dataset, MELD-style CSV, JSONL.\n\n"
+    help="Release folders: Hugging Face dataset, MELD-style CSV, BRIGHTER-style CSV, JSONL.\n\n"
     "Example: mmcurate export hf --project demo --out ./release --allow-simulated",
     no_args_is_help=True,
 )
@@ -90,6 +91,25 @@ def export_meld_csv(
     options = release_service.ReleaseOptions(project=project, out_dir=out, allow_simulated=allow_simulated, seed=seed, fields=_fields(fields))
     with db_session() as session:
         paths = release_service.export_meld_csv(session, options, data_dir=settings().data_dir)
+    for split, path in paths.items():
+        typer.echo(f"{split}: {path}")
+
+
+@export_app.command("brighter-csv")
+def export_brighter_csv(
+    project: ProjectOption,
+    out: Annotated[Path, typer.Option("--out", help="Folder for train.csv, dev.csv and test.csv.")],
+    field: Annotated[str | None, typer.Option("--field", help="The multi-label field (default: the project's only one).")] = None,
+    allow_simulated: AllowSimulated = False,
+    seed: SeedOption = 0,
+) -> None:
+    """Write BRIGHTER / SemEval-2025 Task 11 style CSVs: id, text, one 0/1 (or 0-3 intensity) column per emotion.
+
+    Example: mmcurate export brighter-csv --project demo --out ./brighter --field emotion_intensity
+    """
+    options = release_service.ReleaseOptions(project=project, out_dir=out, allow_simulated=allow_simulated, seed=seed)
+    with db_session() as session:
+        paths = brighter_service(session, options, data_dir=settings().data_dir, field=field)
     for split, path in paths.items():
         typer.echo(f"{split}: {path}")
 

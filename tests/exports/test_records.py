@@ -14,9 +14,13 @@ def test_a_version_that_cannot_be_a_tag_is_refused():
         make_spec(version="v 1")
 
 
-def test_fields_must_be_nominal_or_ordinal():
-    with pytest.raises(ValidationError, match=r"field 'comment' has kind 'free_text'"):
+def test_free_text_and_interval_fields_take_no_labels_and_interval_needs_a_range():
+    with pytest.raises(ValidationError, match=r"field 'comment' \(free_text\) takes no labels, got \['a', 'b'\]"):
         LabelField("comment", ValueKind.FREE_TEXT, ("a", "b"))
+    with pytest.raises(ValidationError, match=r"field 'valence' \(interval\) needs minimum < maximum, got 9 and 1"):
+        LabelField("valence", ValueKind.INTERVAL, minimum=9, maximum=1)
+    with pytest.raises(ValidationError, match=r"needs max_intensity >= 1, got None"):
+        LabelField("emotion", ValueKind.MULTI_LABEL_INTENSITY, ("anger", "joy"))
 
 
 def test_field_names_must_be_column_names():

@@ -69,7 +69,8 @@ def test_text_language_sits_beside_the_items_own_language(profiled_release):
 
     names = pq.read_schema(next(profiled_release.folder.glob("data/default/*.parquet"))).names
     assert names[names.index("text"):names.index("dialogue_id")] == [
-        "text", "text_normalized", "speaker", "language", "text_language", "scripts", "dominant_script", "han_variant", "cmi",
+        "text", "text_normalized", "ocr_text", "speaker", "author", "language", "text_language", "scripts",
+        "dominant_script", "han_variant", "cmi",
     ]
 
 

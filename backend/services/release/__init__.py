@@ -17,6 +17,7 @@ from backend.services.release.exporting import (
     ReleaseOptions,
     ReleaseSummary,
     build,
+    export_brighter_csv,
     export_jsonl,
     export_meld_csv,
     release_spec,
@@ -36,7 +37,7 @@ from backend.services.release.versions import (
 )
 
 __all__ = [
-    "ReleaseInputs", "ReleaseOptions", "ReleaseSummary", "build", "dataset_licence", "export_jsonl",
+    "ReleaseInputs", "ReleaseOptions", "ReleaseSummary", "build", "dataset_licence", "export_brighter_csv", "export_jsonl",
     "export_meld_csv", "find_release", "gather", "get_release", "latest_release", "licence_allowed",
     "list_releases", "next_version", "publish", "refuse_taken_down", "release_fields", "release_spec",
 ]

@@ -1,4 +1,4 @@
-"""`mmcurate export hf | meld-csv | jsonl`: release folders from gathered inputs.
+"""`mmcurate export hf | meld-csv | brighter-csv | jsonl`: release folders from gathered inputs.
 
 ``build`` records each Hugging Face release with its items (so a takedown can name the
 releases that held a source) and is idempotent by the digest of its inputs
@@ -20,6 +20,7 @@ from backend.services.release.inputs import ReleaseInputs, gather
 from backend.services.release.licences import dataset_licence
 from backend.services.release.versions import find_release, latest_release, next_version
 from exports.build import build_release, check_rows, split_rows
+from exports.build import export_brighter as write_brighter
 from exports.build import export_jsonl as write_jsonl
 from exports.build import export_meld as write_meld
 from exports.manifest import holds_release, inputs_digest, recorded_digest
@@ -191,6 +192,16 @@ def export_meld_csv(session: Session, options: ReleaseOptions, *, data_dir: Path
         raise ValidationError("give --out DIR for the MELD-style CSV export")
     inputs = gather(session, options.project, data_dir=data_dir, field_names=options.fields)
     return write_meld(inputs.rows, _draft_spec(inputs, options), Path(options.out_dir), allow_simulated=options.allow_simulated)
+
+
+def export_brighter_csv(session: Session, options: ReleaseOptions, *, data_dir: Path, field: str | None = None) -> dict[str, Path]:
+    """BRIGHTER-style ``train.csv``, ``dev.csv`` and ``test.csv`` into ``options.out_dir``: the
+    items labelled in ``field`` (default: the project's only multi-label field, of either kind)."""
+    if options.out_dir is None:
+        raise ValidationError("give --out DIR for the BRIGHTER-style CSV export")
+    inputs = gather(session, options.project, data_dir=data_dir, field_names=(field,) if field else options.fields)
+    return write_brighter(inputs.rows, _draft_spec(inputs, options), Path(options.out_dir), field=field,
+                          allow_simulated=options.allow_simulated)
 
 
 def export_jsonl(session: Session, options: ReleaseOptions, *, data_dir: Path) -> tuple[Path, int]:

@@ -98,7 +98,7 @@ def test_release_publish_pushes_to_the_hub_named_by_hf_endpoint(cli, seeded, tmp
         hub.stop()
 
 
-@pytest.mark.parametrize("command", [("export", "hf"), ("export", "meld-csv"), ("export", "jsonl"),
+@pytest.mark.parametrize("command", [("export", "hf"), ("export", "meld-csv"), ("export", "brighter-csv"), ("export", "jsonl"),
                                      ("release", "publish"), ("release", "list"), ("source", "takedown")])
 def test_every_command_documents_an_example(cli, command):
     code, out, _ = cli(*command, "--help")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 
@@ -14,7 +15,7 @@ from backend.services import release as release_service
 from backend.services import takedown as takedown_service
 from backend.services.release import ReleaseOptions, licence_allowed
 from exports.card import card_limitations
-from tests.backend.services.release_db import seed_project
+from tests.backend.services.release_db import seed_items_project, seed_project
 from tests.exports.builders import write_wav
 from tests.exports.hub_server import serve_hub_for_client
 
@@ -157,7 +158,7 @@ def test_a_version_with_different_content_is_a_conflict_and_keeps_the_old_folder
 
 def test_unknown_fields_are_refused_with_the_choices(session, settings):
     seed_project(session, settings.data_dir)
-    with pytest.raises(ValidationError, match=r"field\(s\) emotion are not nominal/ordinal fields of project 'demo'; choose from sentiment"):
+    with pytest.raises(ValidationError, match=r"field\(s\) emotion are not fields of project 'demo'; choose from sentiment"):
         release_service.build(session, ReleaseOptions(project="demo", fields=("emotion",)), data_dir=settings.data_dir)
 
 
@@ -177,7 +178,8 @@ def test_publishing_a_version_whose_folder_was_overwritten_by_a_later_one_is_ref
         release_service.publish(session, "demo", "org/demo", version="1.0.0")
 
 
-def test_free_text_fields_of_a_scheme_are_not_mistaken_for_labels(session, settings):
+def test_free_text_fields_of_a_scheme_are_released_as_text(session, settings):
+    # They used to be left out (and named under the card's known limitations).
     from backend.db.models import Annotation, Project
 
     seed_project(session, settings.data_dir)
@@ -187,8 +189,80 @@ def test_free_text_fields_of_a_scheme_are_not_mistaken_for_labels(session, setti
         annotation.values = {**annotation.values, "transcript": f"text {annotation.id}"}
     session.flush()
     inputs = release_service.gather(session, "demo", data_dir=settings.data_dir)
-    assert [f.name for f in inputs.fields] == ["sentiment"]
-    assert any("transcript (free_text)" in note for note in card_limitations(inputs.rows, inputs.context))
+    assert [(f.name, f.kind.value) for f in inputs.fields] == [("sentiment", "nominal"), ("transcript", "free_text")]
+    row = inputs.rows[0]
+    assert [j.value for j in row.judgements["transcript"]] == [f"text {a}" for a in sorted(
+        a.id for a in session.scalars(select(Annotation).where(Annotation.item_id == row.item_id)))]
+    assert row.labels["transcript"].agreement == 0.0
+    assert not any("not exported" in note for note in card_limitations(inputs.rows, inputs.context))
+
+
+def test_items_that_are_not_clips_are_gathered_with_fields_of_every_kind(any_session, any_settings):
+    from datetime import UTC, datetime
+
+    seeded = seed_items_project(any_session, any_settings.data_dir)
+    inputs = release_service.gather(any_session, "memes", data_dir=any_settings.data_dir)
+    assert [(f.name, f.kind.value, f.column) for f in inputs.fields] == [
+        ("sentiment", "nominal", "sentiment"), ("emotions", "multi_label", "emotions"),
+        ("emotion_intensity", "multi_label_intensity", "emotion_intensity"), ("valence", "interval", "valence"),
+        ("arousal", "interval", "arousal"), ("transcript", "free_text", "transcript"),
+    ]
+    assert (inputs.fields[3].minimum, inputs.fields[3].maximum, inputs.fields[2].max_intensity) == (1, 9, 3)
+    assert inputs.excluded == {"attachment": 3, "near_duplicate": 1}
+    rows = {r.item_id: r for r in inputs.rows}
+    assert sorted(rows) == sorted([seeded.image, seeded.duplicate_labelled, seeded.turn0, seeded.turn1, seeded.text])
+    image = rows[seeded.image]
+    assert (image.kind, image.image_path, image.ocr_text) == ("image", any_settings.data_dir / "images/1.png", "when the code runs")
+    assert (image.external_id, image.duplicate_group) == ("memes/1.png", "dup-1")
+    assert image.labels["emotions"].value == ("anger",)
+    assert image.labels["emotions"].agreement == pytest.approx((1 / 3 + 1 / 3 + 1) / 3)  # MASI: {a,d}-{a} 2/3·1/2, {a}-{a} 0
+    assert image.labels["emotion_intensity"].value["anger"] == 3
+    assert image.labels["emotion_intensity"].agreement == pytest.approx(1 - (1 / 18 + 1 / 18 + 2 / 18) / 3)  # per pair: sum of label gaps / (3 x 6 labels)
+    assert image.labels["valence"].value == pytest.approx(7 / 3)
+    assert image.labels["valence"].agreement == pytest.approx(1 - (1 / 8 + 0 + 1 / 8) / 3)
+    assert [j.value for j in image.judgements["emotions"]] == [("anger", "disgust"), ("anger",), ("anger",)]
+    assert image.judgements["valence"][0].value == 2.0
+    turn = rows[seeded.turn1]
+    assert (turn.kind, turn.dialogue_id, turn.utterance_index, turn.reply_to_item_id) == ("chat_turn", "chat-9", 1, seeded.turn0)
+    assert (turn.author, turn.posted_at) == ("author-002", datetime(2024, 3, 1, 12, 1, 5, tzinfo=UTC))
+    assert turn.attachment_paths == (any_settings.data_dir / "stickers/a.png", any_settings.data_dir / "stickers/b.webp")
+    assert rows[seeded.text].external_id == "eng_dev_track_a_00045" and rows[seeded.text].kind == "text"
+
+
+def test_a_release_of_memes_chats_and_texts_loads_with_its_images(any_session, any_settings, tmp_path):
+    import datasets
+
+    seeded = seed_items_project(any_session, any_settings.data_dir)
+    summary = release_service.build(any_session, ReleaseOptions(project="memes"), data_dir=any_settings.data_dir)
+    assert summary.excluded == {"attachment": 3, "near_duplicate": 1} and summary.items == 5
+    ds = datasets.load_dataset(str(summary.path), cache_dir=str(tmp_path / "cache"))
+    examples = {e["item_id"]: e for split in ds for e in ds[split]}
+    assert examples[seeded.image]["image"].size == (20, 10)
+    assert [a.size for a in examples[seeded.turn1]["attachments"]] == [(16, 16), (8, 12)]
+    assert examples[seeded.turn1]["transcript"] == "when the code runs"  # the medoid of the three
+    assert examples[seeded.image]["emotion_intensity"]["anger"] == 3
+    recorded = {r.item_id: r.split for r in any_session.scalars(select(ReleaseItem).where(ReleaseItem.release_id == summary.release_id))}
+    assert recorded[seeded.image] == recorded[seeded.duplicate_labelled]
+    card = (summary.path / "README.md").read_text(encoding="utf-8")
+    assert "| images | 2 |" in card and "| chat turns | 2 |" in card and "| texts | 1 |" in card
+
+
+def test_brighter_csv_export_of_a_project(session, settings, tmp_path):
+    seeded = seed_items_project(session, settings.data_dir)
+    with pytest.raises(ValidationError, match=r"several \(emotions, emotion_intensity\): choose one with --field"):
+        release_service.exporting.export_brighter_csv(session, ReleaseOptions(project="memes", out_dir=tmp_path / "x"),
+                                                      data_dir=settings.data_dir)
+    paths = release_service.exporting.export_brighter_csv(
+        session, ReleaseOptions(project="memes", out_dir=tmp_path / "b"), data_dir=settings.data_dir, field="emotion_intensity")
+    lines = {}
+    for path in paths.values():
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            assert next(reader) == ["id", "text", "Anger", "Disgust", "Fear", "Joy", "Sadness", "Surprise"]
+            lines.update({line[0]: line for line in reader})
+    assert lines["memes/1.png"] == ["memes/1.png", "when the code runs", "3", "0", "0", "0", "0", "0"]
+    assert lines["eng_dev_track_a_00045"][2:] == [""] * 6  # judged, not aggregated yet
+    assert str(seeded.duplicate_labelled) in lines
 
 
 @pytest.fixture()
@@ -214,3 +288,13 @@ def test_a_release_holding_a_taken_down_source_is_refused_before_any_hub_call(se
     release_service.build(session, ReleaseOptions(project="demo"), data_dir=settings.data_dir)
     result = release_service.publish(session, "demo", "lab/demo")
     assert result["version"] == "1.1.0" and hub.state.repos["lab/demo"].tags == {"1.1.0": result["commit"]}
+
+
+def test_item_agreement_examples_run():
+    """The worked example in ``item_agreement``'s docstring is executed, so it cannot drift."""
+    import doctest
+
+    from backend.services.release import inputs
+
+    result = doctest.testmod(inputs, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
