@@ -123,6 +123,7 @@ def annotate_push(
     language: Annotated[str | None, typer.Option("--language", help="Only items in this language.")] = None,
     source: Annotated[int | None, typer.Option("--source", help="Only items of this source id.")] = None,
     speaker: Annotated[str | None, typer.Option("--speaker", help="Only utterances of this speaker label.")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only items of this kind: clip, image, chat_turn or text.")] = None,
     gold_rate: Annotated[float, typer.Option("--gold-rate", help="Share of gold items mixed in (shown to everyone).")] = 0.0,
     annotators: Annotated[str | None, typer.Option("--annotators", help="Comma-separated pseudonyms (default: all).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sample and the assignment.")] = 0,
@@ -132,7 +133,7 @@ def annotate_push(
     Example: mmcurate annotate push --project demo --scheme emotion7 --k 3 --size 200 --language ta
     """
     options = service.PushOptions(project=project, scheme=scheme, k=k, size=size, language=language,
-                                  source_id=source, speaker=speaker, gold_rate=gold_rate,
+                                  source_id=source, speaker=speaker, kind=kind, gold_rate=gold_rate,
                                   annotators=_split(annotators), seed=seed)
     with db_session() as session, progress_bar("push") as on_progress:
         result = service.push(session, settings(), options, on_progress=on_progress)

@@ -105,6 +105,9 @@ def utterances_list(
 
 
 def register(app: typer.Typer) -> None:
+    from backend.cli import corpora
+
+    corpora.register(ingest_app)
     app.add_typer(ingest_app, name="ingest")
     app.add_typer(sources_app, name="sources")
     app.command("process")(process)

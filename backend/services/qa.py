@@ -150,7 +150,7 @@ def import_judgements(session: Session, project: str | int, path: Path, scheme: 
     imported into the same project again raises :class:`ConflictError` and changes nothing,
     so a repeated command never doubles the judgements.
     """
-    from qa.importer import IMPORTED_PREFIX, imported_pseudonym, read_judgements
+    from qa.importer import read_judgements
 
     project = project_repo.get(session, project)
     if not path.is_file():
@@ -179,7 +179,45 @@ def import_judgements(session: Session, project: str | int, path: Path, scheme: 
         first_line.setdefault(row.item, row.line)
     item_ids = _item_ids(set(first_line), project, session, first_line, str(path))
 
-    pseudonyms = {r.annotator: imported_pseudonym(r.annotator) for r in rows}
+    per_annotation: dict[tuple[int, str], list[Any]] = defaultdict(list)
+    for row in rows:
+        per_annotation[(item_ids[row.item], row.annotator)].append(row)
+    annotations = [
+        ImportedAnnotation(item_id, name, {p.field: p.value for p in parts}, tuple(sorted(p.line for p in parts)),
+                           max((p.lead_time_s for p in parts if p.lead_time_s is not None), default=None),
+                           min((p.created_at for p in parts if p.created_at is not None), default=None))
+        for (item_id, name), parts in per_annotation.items()
+    ]
+    return store_imported_annotations(session, project, scheme_name, annotations, file_name=path.name,
+                                      digest=digest, n_judgements=len(rows), file=str(path))
+
+
+@dataclass(frozen=True)
+class ImportedAnnotation:
+    """One annotator's values for one item, read from a file (``lines``: where they came from)."""
+
+    item_id: int
+    annotator: str
+    values: dict[str, Any]
+    lines: tuple[int, ...]
+    lead_time_s: float | None = None
+    created_at: datetime | None = None
+
+
+def store_imported_annotations(session: Session, project: Project, scheme_name: str,
+                               annotations: Sequence[ImportedAnnotation], *, file_name: str, digest: str,
+                               n_judgements: int, file: str | None = None) -> ImportSummary:
+    """Store annotations read from a file as a new imported batch (``qa import``, labels that come with a corpus).
+
+    Annotators are the file's names in their own namespace (``imported:NAME``, created when new, not
+    simulated); the file is recorded in ``label_imports`` by its SHA-256 (``digest``). The caller has
+    validated the values and checked that the file was not imported before. Not committed.
+    """
+    from qa.importer import IMPORTED_PREFIX, imported_pseudonym
+
+    if not annotations:
+        raise ValidationError(f"{file_name} holds no labels to import")
+    pseudonyms = {a.annotator: imported_pseudonym(a.annotator) for a in annotations}
     names = sorted(set(pseudonyms.values()))
     existing = {a.pseudonym: a for a in session.scalars(select(Annotator).where(Annotator.pseudonym.in_(names)))}
     new = [n for n in names if n not in existing]
@@ -190,37 +228,31 @@ def import_judgements(session: Session, project: str | int, path: Path, scheme: 
         existing[name] = annotator
     session.flush()
 
-    per_annotation: dict[tuple[int, str], list[Any]] = defaultdict(list)
-    for row in rows:
-        per_annotation[(item_ids[row.item], pseudonyms[row.annotator])].append(row)
     batch = AnnotationBatch(
         project_id=project.id,
         scheme=scheme_name,
-        overlap_k=max(Counter(i for (i, _a) in per_annotation).values()),
+        overlap_k=max(Counter(a.item_id for a in annotations).values()),
         gold_rate=0.0,
-        selection={"import": {"file": path.name, "sha256": digest, "judgements": len(rows)}},
+        selection={"import": {"file": file_name, "sha256": digest, "judgements": n_judgements}},
     )
     session.add(batch)
     session.flush()
     now = datetime.now(timezone.utc)
-    rows_out = []
-    for (item_id, name), parts in per_annotation.items():
-        leads = [p.lead_time_s for p in parts if p.lead_time_s is not None]
-        times = [p.created_at for p in parts if p.created_at is not None]
-        rows_out.append(
-            {
-                "item_id": item_id,
-                "annotator_id": existing[name].id,
-                "scheme": scheme_name,
-                "values": {p.field: p.value for p in parts},
-                "raw_result": [{"import": {"batch_id": batch.id, "file": path.name, "lines": sorted(p.line for p in parts)}}],
-                "lead_time_s": max(leads) if leads else None,
-                "origin": AnnotationOrigin.IMPORT,
-                "is_adjudication": False,
-                "created_at": min(times) if times else now,
-                "updated_at": now,
-            }
-        )
+    rows_out = [
+        {
+            "item_id": a.item_id,
+            "annotator_id": existing[pseudonyms[a.annotator]].id,
+            "scheme": scheme_name,
+            "values": dict(a.values),
+            "raw_result": [{"import": {"batch_id": batch.id, "file": file_name, "lines": list(a.lines)}}],
+            "lead_time_s": a.lead_time_s,
+            "origin": AnnotationOrigin.IMPORT,
+            "is_adjudication": False,
+            "created_at": a.created_at or now,
+            "updated_at": now,
+        }
+        for a in annotations
+    ]
     for start in range(0, len(rows_out), 5000):
         session.execute(insert(Annotation), rows_out[start : start + 5000])
     imported = select(
@@ -235,17 +267,18 @@ def import_judgements(session: Session, project: str | int, path: Path, scheme: 
             ["annotation_id", "action", "values", "raw_result", "recorded_at"], imported
         )
     )
-    session.add(LabelImport(project_id=project.id, batch_id=batch.id, sha256=digest, file_name=path.name,
-                            scheme=scheme_name, n_judgements=len(rows), n_annotations=len(per_annotation),
-                            n_items=len(item_ids), n_annotators=len(names), imported_at=now))
+    n_items = len({a.item_id for a in annotations})
+    session.add(LabelImport(project_id=project.id, batch_id=batch.id, sha256=digest, file_name=file_name,
+                            scheme=scheme_name, n_judgements=n_judgements, n_annotations=len(annotations),
+                            n_items=n_items, n_annotators=len(names), imported_at=now))
     session.flush()
     return ImportSummary(
         batch_id=batch.id,
         scheme=scheme_name,
-        file=str(path),
-        n_judgements=len(rows),
-        n_annotations=len(per_annotation),
-        n_items=len(item_ids),
+        file=file or file_name,
+        n_judgements=n_judgements,
+        n_annotations=len(annotations),
+        n_items=n_items,
         n_annotators=len(names),
         new_annotators=tuple(new),
     )

@@ -25,7 +25,9 @@ The format is detected from the content unless ``format=`` is given (``CHAT_FORM
     that conversation must have one, else file order is kept), ``id`` (string or integer;
     default the ``turn``, else the position), ``reply_to`` (the ``id`` of a turn in the same
     conversation), ``attachments`` (objects with ``kind`` from ``ATTACHMENT_KINDS`` and
-    optional ``path``, ``emoji``, ``mime``). Any other key is an error, so typos are caught.
+    optional ``path``, ``emoji``, ``mime``), ``labels`` (an object of field name → value the corpus
+    already has for the turn, e.g. ``{"sentiment": "positive", "intent": "joke"}``). Any other key
+    is an error, so typos are caught.
 
 Pseudonymisation happens on the way in: each author becomes ``author-001``, ``author-002``, ...
 in order of first appearance in the file, and the real name never leaves the parser.
@@ -96,6 +98,8 @@ class ChatTurn:
     reply_to: str | None
     attachments: tuple[ChatAttachment, ...]
     line: int
+    labels: dict[str, Any] = field(default_factory=dict)
+    """Labels the export already carries for the turn (JSONL ``labels``), field → value, unchecked here."""
 
 
 @dataclass(frozen=True)
@@ -240,11 +244,12 @@ class ChatCollector:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
     def add(self, *, conversation_id: str, message_id: str, author: str, time: datetime, text: str,
-            reply_to: str | None, attachments: tuple[ChatAttachment, ...], line: int) -> None:
+            reply_to: str | None, attachments: tuple[ChatAttachment, ...], line: int,
+            labels: dict[str, Any] | None = None) -> None:
         """Append a turn to its conversation (indexes follow the order of ``add``)."""
         self._turns.setdefault(conversation_id, []).append(dict(
             conversation_id=conversation_id, message_id=message_id, author=author, time=time,
-            text=text, reply_to=reply_to, attachments=attachments, line=line))
+            text=text, reply_to=reply_to, attachments=attachments, line=line, labels=dict(labels or {})))
 
     def build(self, *, strict_replies: bool = False) -> ChatExport:
         """The export; raises when it holds no turn, a message id repeats or (strict) a reply dangles."""
@@ -270,7 +275,7 @@ class ChatCollector:
         return ChatExport(self.format, tuple(self._turns), tuple(turns), dict(self._authors), dict(self.skipped))
 
 
-_JSONL_KEYS = frozenset({"conversation", "turn", "id", "author", "time", "text", "reply_to", "attachments"})
+_JSONL_KEYS = frozenset({"conversation", "turn", "id", "author", "time", "text", "reply_to", "attachments", "labels"})
 _ATTACHMENT_KEYS = frozenset({"kind", "path", "emoji", "mime"})
 
 
@@ -301,6 +306,9 @@ def _parse_jsonl(text: str, collector: ChatCollector) -> None:
             time = datetime.fromisoformat(obj["time"])
         except (TypeError, ValueError) as exc:
             raise err(f"'time' is not an ISO 8601 date: {obj['time']!r}") from exc
+        labels = obj.get("labels")
+        if labels is not None and (not isinstance(labels, dict) or not all(isinstance(k, str) for k in labels)):
+            raise err(f"'labels' must be an object of field names to values, not {labels!r}")
         turn = obj.get("turn")
         if turn is not None and (not isinstance(turn, int) or isinstance(turn, bool) or turn < 0):
             raise err(f"'turn' must be an integer >= 0, not {turn!r}")
@@ -308,6 +316,7 @@ def _parse_jsonl(text: str, collector: ChatCollector) -> None:
             line=number, turn=turn, author=collector.author(obj["author"], number), time=time, text=obj["text"],
             id=None if obj.get("id") is None else _identifier(obj["id"], "id", err),
             reply_to=None if obj.get("reply_to") is None else _identifier(obj["reply_to"], "reply_to", err),
+            labels=labels or {},
             attachments=_jsonl_attachments(obj.get("attachments"), collector, number)))
     for conversation, items in rows.items():
         with_turn = [item for item in items if item["turn"] is not None]
@@ -325,7 +334,8 @@ def _parse_jsonl(text: str, collector: ChatCollector) -> None:
             default_id = item["turn"] if item["turn"] is not None else position
             collector.add(conversation_id=conversation, message_id=item["id"] or str(default_id),
                           author=item["author"], time=item["time"], text=item["text"],
-                          reply_to=item["reply_to"], attachments=item["attachments"], line=item["line"])
+                          reply_to=item["reply_to"], attachments=item["attachments"], line=item["line"],
+                          labels=item["labels"])
 
 
 def _line_error(collector: ChatCollector, line: int):

@@ -291,7 +291,7 @@ ERRORS = [
     ("chat.jsonl", '{"conversation": "c", "time": "2024-01-01T10:00:00", "text": "a"}\n', None,
      "chat.jsonl line 1: missing 'author'"),
     ("chat.jsonl", '{"conversation": "c", "author": "A", "time": "2024-01-01T10:00:00", "txt": "a"}\n', None,
-     "chat.jsonl line 1: unknown key 'txt'; allowed: attachments, author, conversation, id, reply_to, text, time, "
+     "chat.jsonl line 1: unknown key 'txt'; allowed: attachments, author, conversation, id, labels, reply_to, text, time, "
      "turn"),
     ("chat.jsonl", '["c", "A"]\n', "jsonl", "chat.jsonl line 1: expected a JSON object, not list"),
     ("chat.jsonl", '{"conversation": "c", "author": "A", "time": "2024-01-01T10:00:00", "text": "a"}\n'

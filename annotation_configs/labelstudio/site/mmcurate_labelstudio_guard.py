@@ -36,6 +36,7 @@ CURATOR_ONLY = [
     (re.compile(r"^/api/predictions"), WRITE),
     (re.compile(r"^/data/upload"), ANY),
 ]
+_ML_LIST = re.compile(r"^/api/ml/?$")
 _OWN_USER = re.compile(r"^/api/users/(\d+)/?$")
 # data manager actions that delete or rewrite tasks, annotations or predictions in bulk
 _BULK_ACTION = re.compile(r"delete|remove|prediction|duplicate|relabel|cache", re.IGNORECASE)
@@ -94,6 +95,10 @@ class CuratorOnlyMiddleware:
         if refused(request):
             user = _user(request)
             if user is not None and not user.is_superuser:
+                if request.method == "GET" and _ML_LIST.match(request.path_info):
+                    # the labeling view lists a project's ML backends on every load and shows a red error
+                    # when refused; mmcurate adds none, so an annotator is told there are none
+                    return HttpResponse(b"[]", status=200, content_type="application/json")
                 body = {"detail": "This action is reserved to the curator in mmcurate; annotators label their "
                                   "tasks only.", "status_code": 403}
                 return HttpResponse(json.dumps(body), status=403, content_type="application/json")

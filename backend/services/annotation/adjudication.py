@@ -39,7 +39,7 @@ from backend.services.annotation.home import (
 from backend.services.annotation.instances import new_instance
 from backend.services.annotation.lifecycle import in_use, stop_instance
 from backend.services.annotation.push import display_language, ensure_webhooks
-from backend.services.annotation.serving import storage_folder, task_content
+from backend.services.annotation.serving import storage_folders, task_content
 from backend.settings import Settings
 
 
@@ -128,7 +128,7 @@ def _send_reviews(session: Session, settings: Settings, registry: SchemeRegistry
         if not schemes:
             continue
         item = session.get(Item, adjudication.item_id)
-        media, content = task_content(settings.data_dir, instance, item)  # type: ignore[arg-type]
+        media, content = task_content(settings.data_dir, instance, item, session)  # type: ignore[arg-type]
         lines = [ContextLine(session.get(Annotator, a.annotator_id).pseudonym,  # type: ignore[union-attr]
                              str(a.values[adjudication.field])) for a in answers_ if adjudication.field in (a.values or {})]
         data = task_data(media, content, item_id=item.id,  # type: ignore[union-attr]
@@ -143,8 +143,8 @@ def _send_reviews(session: Session, settings: Settings, registry: SchemeRegistry
         review = Scheme(name=scheme.name, title=f"Adjudication: {scheme.title} (answers shown above)",
                         fields=tuple(f for f in scheme.fields if f.name in fields), instructions=scheme.instructions)
         ls_project = client.ensure_project(f"{project_row.name} / adjudication / {scheme.name} / {media.value}",
-                                           label_config(review, media, display_language(project_row)))
-        for folder in sorted({f for _, d in entries if (f := storage_folder(settings.data_dir, instance, d[media.value]))}):
+                                           label_config(review, media, display_language(project_row), answers=True))
+        for folder in sorted(set().union(*(storage_folders(settings.data_dir, instance, d[media.value]) for _, d in entries))):
             client.ensure_local_storage(ls_project, folder)
         ensure_webhooks(settings, instance, client, {ls_project})
         batch = AnnotationBatch(project_id=project_row.id, scheme=scheme.name, overlap_k=1, gold_rate=0.0,

@@ -32,7 +32,6 @@ from backend.domain import (
     SourceStatus,
     TaskKind,
     ValidationError,
-    ValueKind,
 )
 from backend.language import transliteration_view
 from backend.repositories import projects as project_repo
@@ -46,7 +45,7 @@ from backend.services.annotation.home import (
     resolve_home,
 )
 from backend.services.annotation.lifecycle import in_use
-from backend.services.annotation.serving import storage_folder, task_content
+from backend.services.annotation.serving import storage_folders, task_content
 from backend.services.secrets import instance_webhook_secret
 from backend.settings import Settings
 
@@ -66,6 +65,7 @@ class PushOptions:
     annotators: tuple[str, ...] = ()
     display_language: str | None = None
     seed: int = 0
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,17 @@ def _check_push(options: PushOptions, registry: SchemeRegistry) -> Scheme:
     return scheme
 
 
-def _select_items(session: Session, project: Project, options: PushOptions, rng: random.Random) -> tuple[list[Item], list[Item]]:
+def _select_items(session: Session, project: Project, options: PushOptions, rng: random.Random,
+                  scheme: Scheme) -> tuple[list[Item], list[Item]]:
+    # never alone: a sticker/photo attached to a chat turn (shown with it), a near-duplicate (its representative is)
     query = (select(Item).join(Source, Source.id == Item.source_id)
              .where(Item.project_id == project.id, Item.filter_status == FilterStatus.KEPT, Item.superseded_at.is_(None),
+                    Item.parent_id.is_(None), Item.duplicate_of_id.is_(None),
                     Source.taken_down_at.is_(None), Source.status != SourceStatus.TAKEN_DOWN))
+    if scheme.item_kinds:
+        query = query.where(Item.kind.in_([kind.value for kind in scheme.item_kinds]))
+    if options.kind:
+        query = query.where(Item.kind == options.kind)
     if options.language:
         query = query.where(Item.language == options.language)
     if options.source_id is not None:
@@ -108,9 +115,11 @@ def _select_items(session: Session, project: Project, options: PushOptions, rng:
     n_gold = min(len(gold), round(options.gold_rate * len(regular) / (1 - options.gold_rate)))
     gold = sorted(rng.sample(gold, n_gold), key=lambda i: i.id) if n_gold else []
     if not regular and not gold:
+        kinds = ", ".join(kind.value for kind in scheme.item_kinds) or "any"
         raise NotFoundError(
             f"project {project.name!r} has no kept items matching language={options.language} "
-            f"source={options.source_id} speaker={options.speaker}; run `mmcurate process` or widen the selection"
+            f"source={options.source_id} speaker={options.speaker} kind={options.kind} for scheme {scheme.name!r} "
+            f"(item kinds: {kinds}); ingest or process items, or widen the selection"
         )
     return regular, gold
 
@@ -216,9 +225,9 @@ def push(
             f"--k {options.k} needs {options.k} annotators, but {len(annotators)} are available; "
             "add some with `mmcurate annotators add EMAIL --languages ta`"
         )
-    regular, gold = _select_items(session, project, options, rng)
+    regular, gold = _select_items(session, project, options, rng, scheme)
     selection = {k: v for k, v in (("size", options.size), ("language", options.language),
-                                   ("source_id", options.source_id), ("speaker", options.speaker),
+                                   ("source_id", options.source_id), ("speaker", options.speaker), ("kind", options.kind),
                                    ("annotators", list(options.annotators)), ("seed", options.seed)) if v}
     batch = next((b for b in session.scalars(select(AnnotationBatch).where(  # a re-run of the same push reuses its batch
         AnnotationBatch.project_id == project.id, AnnotationBatch.scheme == scheme.name,
@@ -275,15 +284,16 @@ def push(
             by_media: dict[MediaKind, list[dict[str, Any]]] = defaultdict(list)
             for item in items:
                 utterance = item.utterance
-                media, content = task_content(settings.data_dir, instance, item)
+                media, content = task_content(settings.data_dir, instance, item, session)
                 shown_text = item.text_normalized or item.text or ""
                 data = task_data(
                     media, content, item_id=item.id,
-                    speaker=utterance.speaker_label if utterance else None,
-                    transcript=shown_text if media is not MediaKind.TEXT else "",
-                    context=_context(session, item, utterance, context_cache),
+                    speaker=(utterance.speaker_label if utterance else None) or item.author,
+                    transcript=shown_text if media in (MediaKind.AUDIO, MediaKind.VIDEO) else "",
+                    context=_context(session, item, utterance, context_cache) if media is not MediaKind.DIALOGUE else (),
                     language_badge=language_badge(item.language, (item.text_profile or {}).get("scripts")),
                     transliteration=transliteration_view(shown_text, item.language) or "",
+                    ocr_text=item.ocr_text or "",
                     meta={"mmcurate_batch": batch.id, "language": item.language or ""},
                 )
                 task: dict[str, Any] = {"data": data}
@@ -300,8 +310,8 @@ def push(
                     title, label_config(scheme, media, shown_in),
                     instructions=scheme.instruction(shown_in), maximum_annotations=1,
                 )
-                for folder in sorted({f for t in tasks
-                                      if (f := storage_folder(settings.data_dir, instance, t["data"][media.value]))}):
+                for folder in sorted(set().union(*(storage_folders(settings.data_dir, instance, t["data"][media.value])
+                                                   for t in tasks))):
                     client.ensure_local_storage(ls_project, folder)
                 # reconcile: tasks already in Label Studio (a crashed run) are recorded, not imported again
                 known = {t.ls_task_id for t in session.scalars(select(Task).where(Task.instance_id == row.id))}
@@ -355,12 +365,18 @@ def annotator_language(annotator: Annotator) -> str | None:
 
 
 def _asr_prediction(scheme: Scheme, item: Item, utterance: UtteranceRow | None, media: MediaKind) -> dict[str, Any] | None:
+    """The machine's text as an editable pre-annotation: the ASR transcript (``predictor: asr``) or the OCR
+    text of an image (``predictor: ocr``), with the model and its confidence."""
     text = item.text_normalized or item.text
-    values = {f.name: text for f in scheme.fields if f.kind is ValueKind.FREE_TEXT and f.predictor == "asr" and text}
+    values = scheme.predicted_texts({"asr": text, "ocr": item.ocr_text})
     if not values:
         return None
-    model = (utterance.asr_model if utterance else None) or "asr"
-    score = utterance.asr_confidence if utterance and utterance.asr_confidence is not None else None
+    ocr = item.ocr or {}
+    if utterance is None and ocr:
+        model, score = str(ocr.get("engine") or "ocr"), ocr.get("mean_confidence")
+    else:
+        model = (utterance.asr_model if utterance else None) or "asr"
+        score = utterance.asr_confidence if utterance and utterance.asr_confidence is not None else None
     prediction: dict[str, Any] = {"result": result_from_values(scheme, values, media.value), "model_version": model}
     if score is not None:
         prediction["score"] = score

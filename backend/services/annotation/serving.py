@@ -10,7 +10,9 @@ that shows it is pushed. Nothing secret and nothing of another annotator is ever
 from __future__ import annotations
 
 import errno
+import html
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -20,17 +22,26 @@ from sqlalchemy.orm import Session
 
 from annotation_configs.labelstudio import LabelStudioClient
 from annotation_configs.labelstudio import instances as ls
-from annotation_configs.xml import MediaKind
+from annotation_configs.xml import ChatLine, MediaKind, dialogue_html
 from backend.db.models import Item, Task
 from backend.domain import ItemKind, ValidationError
 
 LOCAL_FILES_PREFIX = "/data/local-files/?d="
+# an image source in dialogue HTML whose URL path before the local-files prefix is not the wanted one
+_IMAGE_SRC = re.compile(r'src="([^"]*)"')
+_DIALOGUE_SRC = re.compile(r'(src=")[^"]*?' + re.escape(LOCAL_FILES_PREFIX))
+
+
+CHAT_CONTEXT_TURNS = 5
+"""Turns of the conversation shown before a chat turn (with their stickers and photos)."""
 
 
 def media_file(item: Item) -> tuple[MediaKind, Path | None]:
-    """How ``item`` is shown and the media file it shows (None for text)."""
+    """How ``item`` is shown and the media file it shows (None for text and chat turns)."""
     kind = ItemKind(item.kind)
-    if kind in (ItemKind.CHAT_TURN, ItemKind.TEXT):
+    if kind is ItemKind.CHAT_TURN:
+        return MediaKind.DIALOGUE, None
+    if kind is ItemKind.TEXT:
         if not item.text:
             raise ValidationError(f"item {item.id} ({item.kind}) has no text to show")
         return MediaKind.TEXT, None
@@ -79,16 +90,54 @@ def serve_file(document_root: Path, data_dir: Path, path: Path) -> Path:
     return relative
 
 
-def task_content(data_dir: Path, instance: ls.LabelStudioInstance, item: Item) -> tuple[MediaKind, str]:
-    """What a task of ``item`` shows in ``instance``: its text, or a local-files URL of its media, served there."""
+def task_content(data_dir: Path, instance: ls.LabelStudioInstance, item: Item,
+                 session: Session | None = None) -> tuple[MediaKind, str]:
+    """What a task of ``item`` shows in ``instance``: its text, a local-files URL of its media, or (a chat
+    turn) the conversation up to it as HTML with its stickers and photos — every file served there.
+    A chat turn needs the ``session`` to read its conversation."""
     media, path = media_file(item)
+    if media is MediaKind.DIALOGUE:
+        if session is None:
+            raise ValidationError(f"item {item.id} is a chat turn; its conversation is read with a session")
+        return media, dialogue_html(chat_lines(session, data_dir, instance, item))
     if path is None:
         return media, item.text_normalized or item.text or ""
+    return media, served_url(data_dir, instance, path)
+
+
+def served_url(data_dir: Path, instance: ls.LabelStudioInstance, path: Path) -> str:
+    """The URL ``instance`` shows ``path`` (under the data dir) at, the file served there first."""
     if instance.managed:
         relative = serve_file(instance.media_root, data_dir, path)
     else:  # a shared server: its document root is the deployment's own choice
         relative = relative_media_path(data_dir, path)
-    return media, media_url_prefix(instance) + quote(relative.as_posix())
+    return media_url_prefix(instance) + quote(relative.as_posix())
+
+
+def chat_lines(session: Session, data_dir: Path, instance: ls.LabelStudioInstance, item: Item,
+               depth: int = CHAT_CONTEXT_TURNS) -> list[ChatLine]:
+    """The ``depth`` turns before chat turn ``item`` and the turn itself, each with its attached images
+    (served to ``instance``), in conversation order."""
+    turns = [item]
+    if item.dialogue_id is not None and item.turn_index is not None:
+        earlier = session.scalars(
+            select(Item).where(Item.project_id == item.project_id, Item.source_id == item.source_id,
+                               Item.dialogue_id == item.dialogue_id, Item.kind == ItemKind.CHAT_TURN,
+                               Item.superseded_at.is_(None), Item.turn_index < item.turn_index)
+            .order_by(Item.turn_index.desc(), Item.id.desc()).limit(depth))
+        turns = [*reversed(list(earlier)), item]
+    attached: dict[int, list[Item]] = {}
+    for image in session.scalars(select(Item).where(Item.parent_id.in_([t.id for t in turns]))
+                                 .order_by(Item.turn_index, Item.id)):
+        attached.setdefault(image.parent_id, []).append(image)  # type: ignore[arg-type]
+    lines = []
+    for turn in turns:
+        urls = tuple(served_url(data_dir, instance, Path(image.media_path))
+                     for image in attached.get(turn.id, []) if image.media_path)
+        time = turn.posted_at.strftime("%Y-%m-%d %H:%M") if turn.posted_at else None
+        lines.append(ChatLine(author=turn.author or "", text=turn.text_normalized or turn.text or "", time=time,
+                              image_urls=urls, current=turn.id == item.id))
+    return lines
 
 
 def media_url_prefix(instance: ls.LabelStudioInstance) -> str:
@@ -111,6 +160,16 @@ def storage_folder(data_dir: Path, instance: ls.LabelStudioInstance, url: str) -
     return str((instance.media_root if instance.managed else data_dir) / top)
 
 
+def storage_folders(data_dir: Path, instance: ls.LabelStudioInstance, content: str) -> set[str]:
+    """The local-files storage folders a task's content needs: of its media URL, or of every image in a
+    chat turn's HTML (Label Studio serves a local file only under a storage of the task's project)."""
+    if content.startswith("<"):
+        urls = [html.unescape(m.group(1)) for m in _IMAGE_SRC.finditer(content)]
+    else:
+        urls = [content]
+    return {folder for url in urls if (folder := storage_folder(data_dir, instance, url))}
+
+
 def serve_instance_tasks(session: Session, data_dir: Path, instance: ls.LabelStudioInstance, instance_id: int) -> int:
     """Serve the media of every task ``instance`` already holds (after a move of its document root); how many files."""
     served = 0
@@ -118,10 +177,27 @@ def serve_instance_tasks(session: Session, data_dir: Path, instance: ls.LabelStu
                             .distinct())
     for item in items:
         media, path = media_file(item)
-        if path is not None and (data_dir / relative_media_path(data_dir, path)).is_file():
-            serve_file(instance.media_root, data_dir, path)
-            served += 1
+        paths = [path] if path is not None else []
+        if media is MediaKind.DIALOGUE:  # the stickers and photos of the turn and of the turns shown before it
+            for line_item in _shown_turns(session, item):
+                paths += [Path(p) for p in session.scalars(select(Item.media_path).where(
+                    Item.parent_id == line_item.id, Item.media_path.is_not(None)))]
+        for shown in paths:
+            if (data_dir / relative_media_path(data_dir, shown)).is_file():
+                serve_file(instance.media_root, data_dir, shown)
+                served += 1
     return served
+
+
+def _shown_turns(session: Session, item: Item) -> list[Item]:
+    if item.dialogue_id is None or item.turn_index is None:
+        return [item]
+    earlier = session.scalars(
+        select(Item).where(Item.project_id == item.project_id, Item.source_id == item.source_id,
+                           Item.dialogue_id == item.dialogue_id, Item.kind == ItemKind.CHAT_TURN,
+                           Item.superseded_at.is_(None), Item.turn_index < item.turn_index)
+        .order_by(Item.turn_index.desc(), Item.id.desc()).limit(CHAT_CONTEXT_TURNS))
+    return [*earlier, item]
 
 
 def repair_media_urls(client: LabelStudioClient, instance: ls.LabelStudioInstance) -> int:
@@ -139,7 +215,11 @@ def repair_media_urls(client: LabelStudioClient, instance: ls.LabelStudioInstanc
             fixed = False
             for key in (m.value for m in MediaKind):
                 value = data.get(key)
-                if isinstance(value, str) and LOCAL_FILES_PREFIX in value and not value.startswith(wanted):
+                if key == MediaKind.DIALOGUE.value and isinstance(value, str):  # image URLs inside the HTML
+                    moved = _DIALOGUE_SRC.sub(lambda m: m.group(1) + wanted, value)
+                    if moved != value:
+                        data[key], fixed = moved, True
+                elif isinstance(value, str) and LOCAL_FILES_PREFIX in value and not value.startswith(wanted):
                     data[key] = wanted + value.split(LOCAL_FILES_PREFIX, 1)[1]
                     fixed = True
             if fixed:

@@ -92,6 +92,10 @@ def simulate(
                               simulated=True, home=home)
         simulated.append(session.scalar(select(Annotator).where(Annotator.pseudonym == login.pseudonym)))  # type: ignore[arg-type]
     chosen = simulated[: len(options.accuracies)]
+    for annotator in chosen:  # simulated annotators answer in whatever language a project they simulate is in
+        wanted = list(dict.fromkeys([*(annotator.languages or []), *(project.languages or [])]))
+        if annotator.languages and wanted != list(annotator.languages):
+            annotator.languages = wanted
     pushed = push(session, settings, PushOptions(
         project=project.name, scheme=scheme.name, k=options.k or len(chosen), size=options.size,
         language=options.language, annotators=tuple(a.pseudonym for a in chosen), seed=options.seed,
@@ -128,7 +132,8 @@ def _answer(session: Session, options: SimulateOptions, scheme: Any, project: An
             already += 1
             continue
         item = session.get(Item, task.item_id)
-        fallback = {f.name: item.text for f in scheme.fields if f.kind is ValueKind.FREE_TEXT and item and item.text}
+        fallback = {f.name: text for f in scheme.fields if f.kind is ValueKind.FREE_TEXT and item
+                    and (text := item.ocr_text if f.predictor == "ocr" else item.text)}
         values = simulated_answers(scheme, dict(item.reference or {}) if item else {}, accuracy, rng, fallback)
         values = {k: v for k, v in values.items() if v != "" or scheme.field(k).kind is not ValueKind.FREE_TEXT}
         media = media_file(item)[0] if item else MediaKind.AUDIO

@@ -264,6 +264,9 @@ def test_an_annotator_can_label_but_not_administer(world) -> None:
     for method, path, body in refused:
         response = _raw(user, method, path, json=body) if body is not None else _raw(user, method, path)
         assert response.status_code == 403, (method, path, response.status_code, response.text[:200])
+    # the labeling view lists ML backends on every load: told there are none, not refused with a red error
+    listed = _raw(user, "GET", f"/api/ml?project={project}")
+    assert (listed.status_code, listed.json()) == (200, [])
 
 
 def test_label_studio_refuses_requests_to_private_addresses_but_the_receivers(world) -> None:
