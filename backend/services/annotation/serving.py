@@ -118,14 +118,7 @@ def chat_lines(session: Session, data_dir: Path, instance: ls.LabelStudioInstanc
                depth: int = CHAT_CONTEXT_TURNS) -> list[ChatLine]:
     """The ``depth`` turns before chat turn ``item`` and the turn itself, each with its attached images
     (served to ``instance``), in conversation order."""
-    turns = [item]
-    if item.dialogue_id is not None and item.turn_index is not None:
-        earlier = session.scalars(
-            select(Item).where(Item.project_id == item.project_id, Item.source_id == item.source_id,
-                               Item.dialogue_id == item.dialogue_id, Item.kind == ItemKind.CHAT_TURN,
-                               Item.superseded_at.is_(None), Item.turn_index < item.turn_index)
-            .order_by(Item.turn_index.desc(), Item.id.desc()).limit(depth))
-        turns = [*reversed(list(earlier)), item]
+    turns = _shown_turns(session, item, depth)
     attached: dict[int, list[Item]] = {}
     for image in session.scalars(select(Item).where(Item.parent_id.in_([t.id for t in turns]))
                                  .order_by(Item.turn_index, Item.id)):
@@ -189,15 +182,17 @@ def serve_instance_tasks(session: Session, data_dir: Path, instance: ls.LabelStu
     return served
 
 
-def _shown_turns(session: Session, item: Item) -> list[Item]:
+def _shown_turns(session: Session, item: Item, depth: int = CHAT_CONTEXT_TURNS) -> list[Item]:
+    """Chat turn ``item`` and the ``depth`` turns of its conversation before it, in conversation order."""
     if item.dialogue_id is None or item.turn_index is None:
         return [item]
     earlier = session.scalars(
-        select(Item).where(Item.project_id == item.project_id, Item.source_id == item.source_id,
+        # any export of the chat: a later, longer export adds its new turns to the same conversation
+        select(Item).where(Item.project_id == item.project_id,
                            Item.dialogue_id == item.dialogue_id, Item.kind == ItemKind.CHAT_TURN,
                            Item.superseded_at.is_(None), Item.turn_index < item.turn_index)
-        .order_by(Item.turn_index.desc(), Item.id.desc()).limit(CHAT_CONTEXT_TURNS))
-    return [*earlier, item]
+        .order_by(Item.turn_index.desc(), Item.id.desc()).limit(depth))
+    return [*reversed(list(earlier)), item]
 
 
 def repair_media_urls(client: LabelStudioClient, instance: ls.LabelStudioInstance) -> int:

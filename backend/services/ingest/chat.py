@@ -62,7 +62,7 @@ def ingest_chat(session: Session, settings: Settings, project: str | int, path: 
     project's first scheme that has every field they name) before anything is stored, and stored as
     annotations of ``imported:<labels_as>``, as ``ingest text`` does.
     """
-    from backend.services.qa import ImportedAnnotation, store_imported_annotations
+    from backend.services.imported_labels import ImportedAnnotation, store_imported_annotations
     project = project_repo.get(session, project)
     path = Path(path)
     if not path.is_file():

@@ -116,7 +116,7 @@ def ingest_text(session: Session, settings: Settings, project: str | int, path: 
                 language: str | None = None, scheme: str | None = None, labels_as: str = DEFAULT_LABEL_SET,
                 licence: str | None = None, on_progress: Progress | None = None) -> IngestSummary:
     """Register one text corpus file and its labels (see the module docstring); committed at the end."""
-    from backend.services.qa import ImportedAnnotation, store_imported_annotations
+    from backend.services.imported_labels import ImportedAnnotation, store_imported_annotations
 
     project = project_repo.get(session, project)
     path = Path(path)
