@@ -447,8 +447,10 @@ class ReleaseRow:
 
     @property
     def group_keys(self) -> tuple[str, ...]:
-        """Keys that must not be shared across splits (source, speaker, dialogue, near-duplicate group)."""
-        keys = [f"source:{self.source_id}"]
+        """Keys that must not be shared across splits: the source of a clip (one recording), speaker,
+        dialogue (a chat conversation), near-duplicate group. Texts and chat turns are not kept together
+        by source: a whole corpus file or chat export is one source, and would make one split."""
+        keys = [f"source:{self.source_id}"] if self.kind == "clip" else []
         if self.speaker is not None:
             keys.append(f"speaker:{self.speaker}")
         if self.dialogue_id is not None:

@@ -94,3 +94,17 @@ def test_bad_fractions_are_refused_with_the_values_quoted():
 def test_repeated_item_ids_are_refused():
     with pytest.raises(ValidationError, match=r"item ids repeat.*\[1\]"):
         assign_splits([row(1, 1), row(1, 2)], seed=0)
+
+
+def test_texts_of_one_corpus_file_are_split_but_near_duplicates_and_conversations_stay_together():
+    # a text corpus (or a chat export) is one source: kept together by source it would be one split
+    texts = [ReleaseRow(item_id=i, source_id=1, source_uri="eng_train.csv", licence="cc-by-4.0", kind="text",
+                        duplicate_group="dup-1" if i in (1, 2, 3) else None,
+                        labels={"sentiment": AggregatedLabel(["pos", "neg"][i % 2])}) for i in range(1, 41)]
+    turns = [ReleaseRow(item_id=100 + i, source_id=2, source_uri="result.json", licence="cc-by-4.0", kind="chat_turn",
+                        dialogue_id=f"telegram-{i % 4}", labels={"sentiment": AggregatedLabel("pos")}) for i in range(20)]
+    split_of = assign_splits(texts + turns, seed=0, stratify_field="sentiment").split_of
+    assert len({split_of[r.item_id] for r in texts}) == 3
+    assert len({split_of[i] for i in (1, 2, 3)}) == 1
+    for conversation in range(4):
+        assert len({split_of[r.item_id] for r in turns if r.dialogue_id == f"telegram-{conversation}"}) == 1

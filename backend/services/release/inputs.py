@@ -390,15 +390,27 @@ def _schemes(project: Project) -> tuple[SchemeRecord, ...]:
 
 
 def _agreement(session: Session, project: Project, names: set[str]) -> tuple[AgreementRecord, ...]:
-    """The gate decisions of the project's latest QA run, for the released fields."""
-    run = session.scalar(select(QARun).where(QARun.project_id == project.id).order_by(QARun.id.desc()).limit(1))
-    if run is None:
+    """The gate decisions for the released fields, from the latest project-level QA run of the scheme each
+    field's column follows (a per-batch run measures one batch only, and is stored after the project's)."""
+    defining = _defining_schemes(project)
+    newest: dict[str | None, QARun] = {}
+    for run in session.scalars(select(QARun).where(QARun.project_id == project.id, QARun.batch_id.is_(None))
+                               .order_by(QARun.id.desc())):
+        newest.setdefault(run.scheme, run)
+    if not newest:
         return ()
-    decisions = session.scalars(select(GateDecision).where(GateDecision.qa_run_id == run.id).order_by(GateDecision.id))
+    chosen: dict[str, GateDecision] = {}
+    runs = {run.id: run for run in newest.values()}
+    for d in session.scalars(select(GateDecision).where(GateDecision.qa_run_id.in_(list(runs))).order_by(GateDecision.id)):
+        if d.field not in names:
+            continue
+        held = chosen.get(d.field)
+        if held is None or (runs[held.qa_run_id].scheme != defining.get(d.field)
+                            and runs[d.qa_run_id].scheme == defining.get(d.field)):
+            chosen[d.field] = d
     return tuple(
         AgreementRecord(d.field, d.metric, d.value, d.ci_low, d.ci_high, d.n_items, d.n_annotators, d.verdict)
-        for d in decisions
-        if d.field in names
+        for d in sorted(chosen.values(), key=lambda d: d.id)
     )
 
 

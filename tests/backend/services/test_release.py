@@ -73,6 +73,25 @@ def test_the_column_of_a_field_two_schemes_share_follows_the_scheme_that_defines
     assert again.labels["sentiment"].value == first.labels["sentiment"].value  # sentiment3 defines the column
 
 
+def test_the_card_quotes_the_project_level_qa_run_not_a_later_per_batch_one(session, settings):
+    from backend.db.models import AnnotationBatch, GateDecision, Project, QARun
+
+    seed_project(session, settings.data_dir)
+    project = session.scalars(select(Project).where(Project.name == "demo")).one()
+    batch = AnnotationBatch(project_id=project.id, scheme="sentiment3", overlap_k=3)
+    session.add(batch)
+    session.flush()
+    for batch_id, value, n_items in ((None, 0.81, 40), (batch.id, None, 3)):  # in qa run's order: project first
+        run = QARun(project_id=project.id, batch_id=batch_id, scheme="sentiment3", verdict="accept")
+        session.add(run)
+        session.flush()
+        session.add(GateDecision(qa_run_id=run.id, field="sentiment", metric="krippendorff_alpha_nominal",
+                                 value=value, n_items=n_items, n_annotators=3, verdict="accept"))
+    session.commit()
+    (agreement,) = release_service.gather(session, "demo", data_dir=settings.data_dir).context.agreement
+    assert (agreement.value, agreement.n_items) == (0.81, 40)
+
+
 def test_simulated_judgements_need_allow_simulated(session, settings):
     seed_project(session, settings.data_dir, simulated=True)
     with pytest.raises(ValidationError, match="--allow-simulated"):
