@@ -26,16 +26,18 @@ from backend.db.models import Item, Project, Source
 from annotation_configs.registry import Scheme, shipped_registry
 from backend.domain import ItemKind, MmcurateError, Progress, SourceKind, SourceStatus, ValidationError
 from backend.repositories import projects as project_repo
+from backend.services.imported_labels import ImportedAnnotation
 from backend.services.ingest.common import (
+    DEFAULT_LABEL_SET,
     IngestSummary,
     add_item,
     existing_external_ids,
     item_language,
     source_by_hash,
+    store_corpus_labels,
     stored_image,
 )
 from backend.services.ingest.duplicates import regroup_duplicates
-from backend.services.ingest.texts import DEFAULT_LABEL_SET
 from backend.services.secrets import stored_secret
 from backend.settings import Settings
 from ingest.media import file_sha256
@@ -62,7 +64,6 @@ def ingest_chat(session: Session, settings: Settings, project: str | int, path: 
     project's first scheme that has every field they name) before anything is stored, and stored as
     annotations of ``imported:<labels_as>``, as ``ingest text`` does.
     """
-    from backend.services.imported_labels import ImportedAnnotation, store_imported_annotations
     project = project_repo.get(session, project)
     path = Path(path)
     if not path.is_file():
@@ -114,12 +115,7 @@ def ingest_chat(session: Session, settings: Settings, project: str | int, path: 
     annotations = [ImportedAnnotation(item.id, labels_as.strip() or DEFAULT_LABEL_SET, checked[turn_key(turn)], (turn.line,))
                    for turn, item in created if turn_key(turn) in checked]
     if annotations and label_scheme is not None:
-        imported = store_imported_annotations(session, project, label_scheme.name, annotations, file_name=path.name,
-                                              digest=digest, n_judgements=sum(len(a.values) for a in annotations),
-                                              file=str(path))
-        summary.labels = {"scheme": label_scheme.name, "annotator": f"imported:{labels_as.strip() or DEFAULT_LABEL_SET}",
-                          "batch_id": imported.batch_id, "items": imported.n_items,
-                          "fields": sorted({name for a in annotations for name in a.values})}
+        summary.labels = store_corpus_labels(session, project, label_scheme.name, annotations, path=path, digest=digest)
     grouped = regroup_duplicates(session, project, kinds=(ItemKind.CHAT_TURN,))
     summary.duplicate_groups, summary.duplicate_members = grouped.groups, grouped.members
     session.commit()

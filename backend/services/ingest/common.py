@@ -16,10 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Item, Project, Source
+from backend.services.imported_labels import ImportedAnnotation, store_imported_annotations
 from backend.services.text import apply_text_profile
 from backend.settings import Settings
 
 IMAGES_FOLDER = "images"
+DEFAULT_LABEL_SET = "corpus"
+"""The imported annotator set (``imported:corpus``) the labels an input brings are stored under unless named."""
 
 
 @dataclass
@@ -101,3 +104,16 @@ def item_language(explicit: str | None, project: Project) -> str | None:
         return explicit.strip().lower()
     languages = list(project.languages or [])
     return languages[0] if len(languages) == 1 else None
+
+
+def store_corpus_labels(session: Session, project: Project, scheme_name: str, annotations: list[ImportedAnnotation],
+                        *, path: Path, digest: str) -> dict[str, Any]:
+    """Store the labels an input file brought as one imported batch; what ``IngestSummary.labels`` reports."""
+    from qa.importer import imported_pseudonym
+
+    imported = store_imported_annotations(session, project, scheme_name, annotations, file_name=path.name,
+                                          digest=digest, n_judgements=sum(len(a.values) for a in annotations),
+                                          file=str(path))
+    return {"scheme": scheme_name, "annotator": imported_pseudonym(annotations[0].annotator),
+            "batch_id": imported.batch_id, "items": imported.n_items,
+            "fields": sorted({name for a in annotations for name in a.values})}

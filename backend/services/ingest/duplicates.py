@@ -16,7 +16,6 @@ an item added later joins the group it belongs to.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,12 +123,3 @@ def _as_json(made: dedup.ItemFingerprint) -> dict[str, Any]:
     return {"method": made.method, "text_key": made.text_key, "minhash": list(made.minhash) if made.minhash else None,
             "image_phash": made.image_phash, "image_phash_inner": made.image_phash_inner}
 
-
-def duplicate_summary(session: Session, project: Project) -> dict[str, int]:
-    """How many groups and members the project has, per kind (for listings and the card)."""
-    counts: dict[str, int] = defaultdict(int)
-    for kind, group, of in session.execute(select(Item.kind, Item.duplicate_group, Item.duplicate_of_id)
-                                           .where(Item.project_id == project.id, Item.duplicate_group.is_not(None))):
-        counts[f"{kind}_members"] += of is not None
-        counts[f"{kind}_groups"] += of is None
-    return dict(counts)

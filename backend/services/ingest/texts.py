@@ -30,12 +30,20 @@ from annotation_configs.registry import Scheme, SchemeField, shipped_registry
 from backend.db.models import Project, Source
 from backend.domain import ItemKind, NotFoundError, Progress, SourceKind, SourceStatus, ValidationError, ValueKind
 from backend.repositories import projects as project_repo
-from backend.services.ingest.common import IngestSummary, add_item, existing_external_ids, item_language, source_by_hash
+from backend.services.imported_labels import ImportedAnnotation
+from backend.services.ingest.common import (
+    DEFAULT_LABEL_SET,
+    IngestSummary,
+    add_item,
+    existing_external_ids,
+    item_language,
+    source_by_hash,
+    store_corpus_labels,
+)
 from backend.services.ingest.duplicates import regroup_duplicates
 from backend.settings import Settings
 from ingest.sources.texts import TextCorpus, TextRow, corpus_error, read_text_corpus
 
-DEFAULT_LABEL_SET = "corpus"
 _PER_LABEL = (ValueKind.MULTI_LABEL, ValueKind.MULTI_LABEL_INTENSITY)
 
 
@@ -116,8 +124,6 @@ def ingest_text(session: Session, settings: Settings, project: str | int, path: 
                 language: str | None = None, scheme: str | None = None, labels_as: str = DEFAULT_LABEL_SET,
                 licence: str | None = None, on_progress: Progress | None = None) -> IngestSummary:
     """Register one text corpus file and its labels (see the module docstring); committed at the end."""
-    from backend.services.imported_labels import ImportedAnnotation, store_imported_annotations
-
     project = project_repo.get(session, project)
     path = Path(path)
     if not path.is_file():
@@ -176,12 +182,7 @@ def ingest_text(session: Session, settings: Settings, project: str | int, path: 
         if on_progress:
             on_progress("texts", index + 1, len(corpus.rows))
     if annotations:
-        imported = store_imported_annotations(session, project, chosen.name, annotations, file_name=path.name,
-                                              digest=digest, n_judgements=sum(len(a.values) for a in annotations),
-                                              file=str(path))
-        summary.labels = {"scheme": chosen.name, "annotator": f"imported:{labels_as.strip()}",
-                          "batch_id": imported.batch_id, "items": imported.n_items,
-                          "fields": sorted(mapping)}
+        summary.labels = store_corpus_labels(session, project, chosen.name, annotations, path=path, digest=digest)
     session.flush()
     grouped = regroup_duplicates(session, project, kinds=(ItemKind.TEXT,))
     summary.duplicate_groups, summary.duplicate_members = grouped.groups, grouped.members
