@@ -293,6 +293,93 @@ class SpeakerTurn:
     confidence: float | None = None
 
 
+MAX_SPEAKERS_HINT = 50
+SPEAKER_HINT_KEYS = ("num_speakers", "min_speakers", "max_speakers")
+
+
+@dataclass(frozen=True)
+class SpeakerCountHint:
+    """What a user knows about how many people speak in a recording (all optional).
+
+    ``num_speakers`` fixes the count; ``min_speakers``/``max_speakers`` bound the estimate.
+    Hints come at three levels (a source's sidecar or manifest row, a ``process`` run, the
+    project's settings); :meth:`resolve` merges them field by field, the most specific first.
+    """
+
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in SPEAKER_HINT_KEYS:
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 1 <= value <= MAX_SPEAKERS_HINT):
+                raise ValidationError(f"{name} must be a whole number from 1 to {MAX_SPEAKERS_HINT}, got {value!r}")
+        low, high = self.min_speakers, self.max_speakers
+        if low is not None and high is not None and low > high:
+            raise ValidationError(f"min_speakers ({low}) is more than max_speakers ({high})")
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, name) is None for name in SPEAKER_HINT_KEYS)
+
+    def as_dict(self) -> dict[str, int]:
+        """The hints that are set, by name."""
+        return {name: getattr(self, name) for name in SPEAKER_HINT_KEYS if getattr(self, name) is not None}
+
+    @classmethod
+    def from_mapping(cls, data: Any, where: str = "metadata") -> "SpeakerCountHint":
+        """The hints in a sidecar, manifest row or settings mapping; absent or empty keys are no hint.
+
+        Whole numbers written as text ("2") are accepted, as a CSV gives them.
+
+        >>> SpeakerCountHint.from_mapping({"num_speakers": "2", "title": "x"})
+        SpeakerCountHint(num_speakers=2, min_speakers=None, max_speakers=None)
+        """
+        if not isinstance(data, dict):
+            return cls()
+        values: dict[str, int | None] = {}
+        for name in SPEAKER_HINT_KEYS:
+            raw = data.get(name)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                values[name] = None
+                continue
+            if isinstance(raw, str) and raw.strip().isdigit():
+                raw = int(raw.strip())
+            if isinstance(raw, float) and raw.is_integer():
+                raw = int(raw)
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                raise ValidationError(f"{where}: {name} must be a whole number from 1 to {MAX_SPEAKERS_HINT}, "
+                                      f"got {raw!r}")
+            values[name] = raw
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}") from exc
+
+    @classmethod
+    def resolve(cls, *levels: "SpeakerCountHint | None") -> "SpeakerCountHint":
+        """One hint from several, most specific first: each field from the first level that sets it.
+
+        A fixed count ends the search for bounds (they no longer matter); bounds gathered from
+        different levels must still agree (min <= max), else the error names the conflict.
+
+        >>> SpeakerCountHint.resolve(SpeakerCountHint(max_speakers=3), SpeakerCountHint(min_speakers=2, max_speakers=8))
+        SpeakerCountHint(num_speakers=None, min_speakers=2, max_speakers=3)
+        """
+        found: dict[str, int | None] = dict.fromkeys(SPEAKER_HINT_KEYS)
+        for level in levels:
+            if level is None:
+                continue
+            for name in SPEAKER_HINT_KEYS:
+                if found[name] is None:
+                    found[name] = getattr(level, name)
+        if found["num_speakers"] is not None:
+            return cls(num_speakers=found["num_speakers"])
+        return cls(**found)
+
+
 @dataclass(frozen=True)
 class Diarization:
     """Who spoke when: speaker turns, the number of speakers, and the model and options that found them."""

@@ -11,11 +11,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from backend.domain import Diarization, Progress, Span, SpeakerTurn, ValidationError
+from backend.domain import Diarization, Progress, Span, SpeakerCountHint, SpeakerTurn, ValidationError
 
 SAMPLE_RATE = 16_000
 FRAME_S = 0.01
@@ -42,6 +42,23 @@ class DiarizeOptions:
             raise ValidationError(
                 f"need 1 <= min_speakers <= max_speakers, got {self.min_speakers} and {self.max_speakers}"
             )
+
+    def with_hint(self, hint: SpeakerCountHint) -> "DiarizeOptions":
+        """These options with a user's speaker-count hint applied (a fixed count, or bounds).
+
+        A lower bound above the default upper bound raises that bound with it, so "at least 8"
+        alone is a valid hint.
+
+        >>> DiarizeOptions().with_hint(SpeakerCountHint(min_speakers=8)).max_speakers
+        8
+        """
+        if hint.num_speakers is not None:
+            return replace(self, num_speakers=hint.num_speakers)
+        low = hint.min_speakers if hint.min_speakers is not None else self.min_speakers
+        high = hint.max_speakers if hint.max_speakers is not None else max(self.max_speakers, low)
+        if low > high:  # an upper bound under the default lower one
+            low = high
+        return replace(self, min_speakers=low, max_speakers=high)
 
 
 class Diarizer(Protocol):

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from backend.api.deps import CurrentToken, Limit, Offset, ProjectId, SessionDep
 from backend.api.schemas import Page, ProjectCreate, ProjectPublic, ProjectUpdate
+from backend.domain import SpeakerCountHint
 from backend.services import projects as project_service
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -36,6 +37,7 @@ def create_project(body: ProjectCreate, session: SessionDep, _token: CurrentToke
         allowed_licences=tuple(body.allowed_licences),
         han_target=body.han_target,
         allow_romanized=body.allow_romanized,
+        speakers=SpeakerCountHint(**body.speakers.model_dump()),
     )
     return _public(project_service.create_project(session, spec))
 
@@ -56,6 +58,7 @@ def update_project(project_id: ProjectId, body: ProjectUpdate, session: SessionD
         allowed_licences=tuple(body.allowed_licences) if body.allowed_licences is not None else None,
         han_target=body.han_target,
         allow_romanized=body.allow_romanized,
+        speakers=SpeakerCountHint(**body.speakers.model_dump()) if body.speakers is not None else None,
         fields_set=frozenset(given),
     )
     return _public(project_service.update_project(session, project_id, changes))

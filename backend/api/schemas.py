@@ -17,6 +17,15 @@ class Page(BaseModel, Generic[T]):
     limit: int
 
 
+class SpeakerHintBody(BaseModel):
+    """How many people speak in the project's recordings: a fixed count, or bounds for the estimate."""
+
+    model_config = ConfigDict(extra="forbid")
+    num_speakers: int | None = Field(default=None, ge=1, le=50)
+    min_speakers: int | None = Field(default=None, ge=1, le=50)
+    max_speakers: int | None = Field(default=None, ge=1, le=50)
+
+
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200, examples=["dravidian-reviews"])
@@ -26,6 +35,7 @@ class ProjectCreate(BaseModel):
     allowed_licences: list[str] = Field(default_factory=list, examples=[["cc-by-4.0"]])
     han_target: Literal["simplified", "traditional"] | None = None
     allow_romanized: bool = False
+    speakers: SpeakerHintBody = Field(default_factory=SpeakerHintBody)
 
 
 class ProjectUpdate(BaseModel):
@@ -37,6 +47,7 @@ class ProjectUpdate(BaseModel):
     allowed_licences: list[str] | None = None
     han_target: Literal["simplified", "traditional"] | None = None
     allow_romanized: bool | None = None
+    speakers: SpeakerHintBody | None = None  # replaces the hint as a whole; {} clears it
 
 
 class ProjectPublic(BaseModel):
@@ -48,6 +59,7 @@ class ProjectPublic(BaseModel):
     allowed_licences: list[str]
     han_target: str | None = None
     allow_romanized: bool = False
+    speakers: dict[str, int] = Field(default_factory=dict)
     created_at: datetime | None
 
 

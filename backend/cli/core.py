@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from backend.cli.context import db_session, settings
+from backend.cli.context import MaxSpeakersOpt, MinSpeakersOpt, NumSpeakersOpt, db_session, settings, speaker_hint
 from backend.cli.output import emit_json_lines, emit_table, json_line
 from backend.services import projects as project_service
 from backend.services import tokens as token_service
@@ -131,16 +131,22 @@ def project_create(
     chinese: Annotated[str | None, typer.Option("--chinese", help="Normalise Chinese text to simplified or traditional (the raw text is kept).")] = None,
     allow_romanized: Annotated[bool, typer.Option("--allow-romanized", help="Keep transcripts in Latin script for languages with their own script.")] = False,
     exist_ok: Annotated[bool, typer.Option("--exist-ok", help="Succeed if the project already exists.")] = False,
+    num_speakers: NumSpeakersOpt = None,
+    min_speakers: MinSpeakersOpt = None,
+    max_speakers: MaxSpeakersOpt = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a project (a corpus under curation).
+
+    --num-speakers/--min-speakers/--max-speakers are the project's speaker-count hints for
+    diarization (a source's own hint and `process` options take precedence).
 
     Example: mmcurate project create demo --languages ta,ml,bn,zh,en --schemes sentiment3,emotion7
     """
     spec = project_service.ProjectSpec(
         name=name, languages=_split(languages), schemes=_split(schemes),
         allowed_licences=_split(licences), description=description, han_target=chinese,
-        allow_romanized=allow_romanized,
+        allow_romanized=allow_romanized, speakers=speaker_hint(num_speakers, min_speakers, max_speakers),
     )
     with db_session() as session:
         if exist_ok:
@@ -152,6 +158,33 @@ def project_create(
         typer.echo(json_line(record))
     else:
         typer.echo(f"project {record['name']} (id {record['id']}) {'created' if created else 'already exists'}")
+
+
+@project_app.command("speakers")
+def project_speakers(
+    name: Annotated[str, typer.Argument(help="Project name or id.")],
+    num_speakers: NumSpeakersOpt = None,
+    min_speakers: MinSpeakersOpt = None,
+    max_speakers: MaxSpeakersOpt = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the hint: estimate the count in every recording.")] = False,
+) -> None:
+    """Set (or --clear) the project's speaker-count hint for diarization; the next `process` re-runs only diarization and what follows it.
+
+    A source's own hint (sidecar or manifest `num_speakers`/`min_speakers`/`max_speakers`) and the
+    options of `process` take precedence, field by field.
+
+    Example: mmcurate project speakers meld-ta --min-speakers 2 --max-speakers 5
+    """
+    from backend.domain import ValidationError
+
+    hint = speaker_hint(num_speakers, min_speakers, max_speakers)
+    if clear == (not hint.empty):
+        raise ValidationError("give --num-speakers, --min-speakers and/or --max-speakers, or --clear (not both)")
+    with db_session() as session:
+        project = project_service.update_project(
+            session, name, project_service.ProjectChanges(speakers=hint, fields_set=frozenset({"speakers"})))
+        shown = project_service.project_as_dict(project)["speakers"]
+    typer.echo(f"project {name}: speakers {shown or 'estimated (no hint)'}")
 
 
 @project_app.command("list")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from backend.cli.context import db_session, settings
+from backend.cli.context import MaxSpeakersOpt, MinSpeakersOpt, NumSpeakersOpt, db_session, settings, speaker_hint
 from backend.cli.output import emit_json_lines, emit_table, progress_bar
 from backend.services import speech
 
@@ -62,11 +62,18 @@ def sources_list(project: ProjectOpt, as_json: JsonOpt = False) -> None:
 def process(
     project: ProjectOpt,
     engine: Annotated[str, typer.Option(help="local (in-process); ray is provided by the scale-out engine.")] = "local",
+    num_speakers: NumSpeakersOpt = None,
+    min_speakers: MinSpeakersOpt = None,
+    max_speakers: MaxSpeakersOpt = None,
 ) -> None:
     """Run prepare → VAD → ASR → diarize → utterances → clips on every source; resumable and idempotent.
 
     Models come from the settings (MMCURATE_ASR_BACKEND, MMCURATE_ASR_MODEL, MMCURATE_ASR_DEVICE,
     MMCURATE_DIARIZATION_BACKEND, MMCURATE_DIARIZATION_MODEL); by default the bundled Whisper base.
+
+    --num-speakers/--min-speakers/--max-speakers hint the speaker count for sources that give
+    none of their own (a sidecar's `num_speakers` ...) and override the project's setting; a
+    changed hint re-runs diarization and what follows it, never VAD or ASR.
 
     Example: mmcurate process --project demo
     """
@@ -74,9 +81,10 @@ def process(
         from backend.domain import ValidationError
 
         raise ValidationError(f"engine {engine!r} is not available in this build; use --engine local")
+    hint = speaker_hint(num_speakers, min_speakers, max_speakers)
     config = settings()
     with db_session() as session, progress_bar("process") as on_progress:
-        report = speech.process_project(session, project, config, on_progress=on_progress)
+        report = speech.process_project(session, project, config, on_progress=on_progress, speakers=hint)
     typer.echo(f"{len(report.processed)} sources processed, {len(report.failed)} failed; "
                f"{report.stages_run} stages run, {report.stages_skipped} skipped; {report.utterances} utterances")
     for source_id, reason in report.failed:

@@ -95,6 +95,10 @@ class Project(Base):
     # whether a transcript in Latin script for a language with its own script is kept.
     han_target: Mapped[str | None] = mapped_column(String(16))
     allow_romanized: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Speaker-count hints for diarization (backend.domain.SpeakerCountHint); None: estimated.
+    num_speakers: Mapped[int | None] = mapped_column(Integer)
+    min_speakers: Mapped[int | None] = mapped_column(Integer)
+    max_speakers: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
     sources: Mapped[list[Source]] = relationship(back_populates="project", cascade="all, delete-orphan", passive_deletes=True)

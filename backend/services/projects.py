@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import (Adjudication, AggregatedLabelRow, Annotation, Item, Project, Release, ReleaseItem,
                                Task)
-from backend.domain import ConflictError, ValidationError
+from backend.domain import ConflictError, SpeakerCountHint, ValidationError
 from backend.repositories import projects as project_repo
 from backend.services.text import apply_text_profile
 
@@ -29,6 +29,7 @@ class ProjectSpec:
     description: str | None = None
     han_target: str | None = None  # Chinese normalised to "simplified" or "traditional"; None keeps it as written
     allow_romanized: bool = False  # keep transcripts in Latin script for a language with its own script
+    speakers: SpeakerCountHint = SpeakerCountHint()  # how many people speak in its recordings, when known
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class ProjectChanges:
     description: str | None = None
     han_target: str | None = None
     allow_romanized: bool | None = None
+    speakers: SpeakerCountHint | None = None  # replaces the project's hint as a whole (empty clears it)
     fields_set: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -101,6 +103,7 @@ def create_project(session: Session, spec: ProjectSpec) -> Project:
         han_target=validate_han_target(spec.han_target),
         allow_romanized=spec.allow_romanized,
     )
+    set_speaker_hint(project, spec.speakers)
     session.add(project)
     session.flush()
     return project
@@ -138,6 +141,8 @@ def update_project(session: Session, project: str | int, changes: ProjectChanges
         project.description = changes.description
     if "allow_romanized" in changes.fields_set and changes.allow_romanized is not None:
         project.allow_romanized = changes.allow_romanized  # takes effect on the next `process` (filter stage)
+    if "speakers" in changes.fields_set and changes.speakers is not None:
+        set_speaker_hint(project, changes.speakers)  # takes effect on the next `process` (diarize stage)
     if "han_target" in changes.fields_set:
         target = validate_han_target(changes.han_target)
         if target != project.han_target:
@@ -145,6 +150,16 @@ def update_project(session: Session, project: str | int, changes: ProjectChanges
             reprofile_items(session, project)
     session.flush()
     return project
+
+
+def speaker_hint(project: Project) -> SpeakerCountHint:
+    """The project's speaker-count settings as a hint (empty when none are set)."""
+    return SpeakerCountHint(project.num_speakers, project.min_speakers, project.max_speakers)
+
+
+def set_speaker_hint(project: Project, hint: SpeakerCountHint) -> None:
+    project.num_speakers, project.min_speakers, project.max_speakers = (
+        hint.num_speakers, hint.min_speakers, hint.max_speakers)
 
 
 def reprofile_items(session: Session, project: Project) -> int:
@@ -230,5 +245,6 @@ def project_as_dict(project: Project) -> dict[str, object]:
         "allowed_licences": list(project.allowed_licences or []),
         "han_target": project.han_target,
         "allow_romanized": bool(project.allow_romanized),
+        "speakers": speaker_hint(project).as_dict(),
         "created_at": project.created_at.isoformat() if project.created_at else None,
     }

@@ -1,7 +1,9 @@
 """Local folder ingest: every audio/video file under a folder, hashed, with sidecar metadata.
 
 A sidecar is ``NAME.json`` beside ``NAME.ext`` (as the test media generator writes); its
-``title``/``author``/``licence`` become provenance, everything else is kept in ``extra``.
+``title``/``author``/``licence`` become provenance, everything else is kept in ``extra``
+(``language`` and the speaker-count hints ``num_speakers``/``min_speakers``/``max_speakers``
+reach the ASR and diarize stages from there).
 A file that cannot be read or whose sidecar is broken is reported with a reason, never raised,
 so one bad file does not stop a folder.
 """
@@ -14,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from backend.domain import Provenance, ValidationError
+from backend.domain import Provenance, SpeakerCountHint, ValidationError
 from ingest.media import file_sha256
 
 MEDIA_SUFFIXES = frozenset({
@@ -72,6 +74,7 @@ def describe(path: Path, root: Path) -> FoundMedia:
         return FoundMedia(path, None, size, None, f"{path.name} cannot be read ({exc.strerror})")
     try:
         sidecar = read_sidecar(path)
+        SpeakerCountHint.from_mapping(sidecar, where=path.with_suffix(".json").name)  # checked now, used by diarize
     except ValidationError as exc:
         return FoundMedia(path, None, size, None, str(exc))
     meta = sidecar or {}

@@ -77,6 +77,20 @@ def test_project_crud(client: TestClient, token: str) -> None:
     assert client.get(f"/projects/{project['id']}", headers=auth(token)).status_code == 404
 
 
+def test_a_projects_speaker_count_hint_is_set_changed_and_cleared(client: TestClient, token: str) -> None:
+    created = client.post("/projects", json={"name": "meld", "speakers": {"min_speakers": 2, "max_speakers": 6}},
+                          headers=auth(token))
+    assert created.status_code == 201 and created.json()["speakers"] == {"min_speakers": 2, "max_speakers": 6}
+    url = f"/projects/{created.json()['id']}"
+    assert client.patch(url, json={"speakers": {"num_speakers": 2}}, headers=auth(token)).json()["speakers"] == \
+        {"num_speakers": 2}
+    assert client.patch(url, json={"languages": ["en"]}, headers=auth(token)).json()["speakers"] == {"num_speakers": 2}
+    bad = client.patch(url, json={"speakers": {"min_speakers": 4, "max_speakers": 3}}, headers=auth(token))
+    assert bad.status_code == 422 and "min_speakers (4) is more than max_speakers (3)" in bad.json()["detail"]
+    assert client.patch(url, json={"speakers": {"num_speakers": 0}}, headers=auth(token)).status_code == 422
+    assert client.patch(url, json={"speakers": {}}, headers=auth(token)).json()["speakers"] == {}
+
+
 def test_bad_body_gets_422_with_a_readable_message(client: TestClient, token: str) -> None:
     response = client.post("/projects", json={"languages": "ta"}, headers=auth(token))
     assert response.status_code == 422

@@ -83,3 +83,14 @@ def test_bad_options_are_refused():
         DiarizeOptions(num_speakers=0)
     with pytest.raises(ValidationError, match="need 1 <= min_speakers <= max_speakers, got 3 and 2"):
         DiarizeOptions(min_speakers=3, max_speakers=2)
+
+
+def test_a_hint_becomes_the_diarizers_options():
+    from backend.domain import SpeakerCountHint
+
+    base = DiarizeOptions()
+    assert base.with_hint(SpeakerCountHint(num_speakers=2)).num_speakers == 2
+    bounded = base.with_hint(SpeakerCountHint(min_speakers=2, max_speakers=3))
+    assert (bounded.num_speakers, bounded.min_speakers, bounded.max_speakers) == (None, 2, 3)
+    assert base.with_hint(SpeakerCountHint(min_speakers=9)).max_speakers == 9  # above the default bound
+    assert base.with_hint(SpeakerCountHint(max_speakers=2)).min_speakers == base.min_speakers

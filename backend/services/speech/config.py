@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from backend.db.models import Project
-from backend.domain import ValidationError
+from backend.domain import SpeakerCountHint, ValidationError
 from backend.settings import Settings
 from ingest import align, media
 from ingest.asr import AsrOptions, ModelSpec
@@ -29,6 +29,9 @@ class PipelineConfig:
     utterances: align.UtteranceOptions = align.UtteranceOptions()
     limits: media.MediaLimits = media.MediaLimits()
     use_source_language: bool = True
+    # A `process` run's speaker-count hint; with the source's and the project's it decides the
+    # diarize stage's options (see backend.services.speech.stages.diarize_options).
+    speakers: SpeakerCountHint = SpeakerCountHint()
 
 
 def config_from_settings(settings: Settings, project: Project, **overrides: Any) -> PipelineConfig:

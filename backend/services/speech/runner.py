@@ -9,14 +9,14 @@ bad file fails its own source with a readable reason and the batch goes on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Item, Source, UtteranceRow
-from backend.domain import MmcurateError, Progress, SourceKind, SourceStatus, ValidationError
+from backend.domain import MmcurateError, Progress, SourceKind, SourceStatus, SpeakerCountHint, ValidationError
 from backend.repositories import projects as project_repo
 from backend.services.speech.config import PipelineConfig, PipelineModels, config_from_settings
 from backend.services.speech.ledger import StageLedger
@@ -35,14 +35,20 @@ class ProcessReport:
 
 
 def process_project(session: Session, project: str | int, settings: Settings, config: PipelineConfig | None = None,
-                    models: PipelineModels | None = None, on_progress: Progress | None = None) -> ProcessReport:
+                    models: PipelineModels | None = None, on_progress: Progress | None = None,
+                    speakers: SpeakerCountHint | None = None) -> ProcessReport:
     """Run prepare → VAD → ASR → diarize → utterances → clips over every live source of the project.
+
+    ``speakers`` is this run's speaker-count hint (``process --num-speakers`` ...): it applies to
+    sources without their own hint and takes precedence over the project's settings.
 
     Progress: ``on_progress("source N: STAGE", k, 6)`` after the k-th stage of source N ran,
     the clips stage's own count, and ``on_progress("sources", done, total)`` after each source.
     """
     project = project_repo.get(session, project)
     config = config or config_from_settings(settings, project)
+    if speakers is not None and not speakers.empty:
+        config = replace(config, speakers=speakers)
     models = models or PipelineModels(config)
     sources = [s for s in list_sources(session, project.id) if s.kind == SourceKind.FILE and s.taken_down_at is None]
     report = ProcessReport()

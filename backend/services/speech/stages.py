@@ -27,7 +27,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Item, MediaAsset, Project, Source, StageRun, UtteranceRow
-from backend.domain import Diarization, FilterStatus, MediaInfo, Progress, Span, SubjectType, Transcript, from_ms, to_ms
+from backend.domain import (Diarization, FilterStatus, MediaInfo, Progress, Span, SpeakerCountHint, SubjectType,
+                            Transcript, from_ms, to_ms)
+from backend.services.projects import speaker_hint
 from backend.services.speech.config import PipelineConfig, PipelineModels
 from backend.services.speech.ledger import StageLedger, aware
 from backend.services.speech.sources import source_media_path
@@ -35,6 +37,7 @@ from backend.services.speech.utterance_items import replace_utterances
 from backend.settings import Settings
 from ingest import align, media
 from ingest.asr import AsrOptions
+from ingest.diarize import DiarizeOptions
 from ingest.stages import (PreparedMedia, config_hash, cut_clips, detect_speech, diarize, language_filter_key,
                            make_utterances, prepare, transcribe)
 
@@ -147,7 +150,7 @@ def transcribe_speech(job: SourceJob) -> StageOutcome:
 
 def find_speakers(job: SourceJob) -> StageOutcome:
     """Speaker turns within the speech regions (details: ``Diarization.to_json()``)."""
-    result = diarize(job.audio, job.regions, job.models.diarizer, job.config.diarize)
+    result = diarize(job.audio, job.regions, job.models.diarizer, diarize_options(job.config, job.project, job.source))
     return StageOutcome(result.to_json(), job.models.diarizer.name, job.models.diarizer.version)
 
 
@@ -196,7 +199,8 @@ def asr_hash(job: SourceJob) -> str:
 
 def diarize_hash(job: SourceJob) -> str:
     config = job.config
-    return config_hash("diarize", config.diarizer, config.diarization_model, config.diarize, job.hashes["vad"])
+    return config_hash("diarize", config.diarizer, config.diarization_model,
+                       diarize_options(config, job.project, job.source), job.hashes["vad"])
 
 
 def utterance_items_hash(job: SourceJob) -> str:
@@ -220,6 +224,23 @@ def asr_options(config: PipelineConfig, source: Source) -> AsrOptions:
     if hint and not config.asr.language:
         return replace(config.asr, language=str(hint))
     return config.asr
+
+
+def source_speaker_hint(source: Source) -> SpeakerCountHint:
+    """The speaker-count hint a source brought (its sidecar's or manifest row's ``num_speakers`` etc.)."""
+    return SpeakerCountHint.from_mapping(source.extra or {}, where=f"source {source.id}")
+
+
+def diarize_options(config: PipelineConfig, project: Project, source: Source) -> DiarizeOptions:
+    """The configured diarization options with the speaker-count hint applied.
+
+    The hint is resolved field by field, most specific first: the source's own, then the
+    ``process`` run's, then the project's settings. It is part of the diarize stage's
+    configuration hash, so a changed hint re-runs diarization (and the utterances and clips
+    made from it) but never VAD or ASR.
+    """
+    hint = SpeakerCountHint.resolve(source_speaker_hint(source), config.speakers, speaker_hint(project))
+    return config.diarize.with_hint(hint) if not hint.empty else config.diarize
 
 
 # --------------------------------------------------------------------------- when a done run still stands

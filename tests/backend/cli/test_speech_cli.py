@@ -35,3 +35,38 @@ def test_every_speech_command_has_an_example_in_its_help(cli):
     for args in (["ingest", "folder"], ["sources", "list"], ["process"], ["utterances", "list"]):
         code, out, _ = cli(*args, "--help")
         assert code == 0 and "Example: mmcurate" in out, args
+
+
+def test_speaker_count_hints_on_the_project_and_on_process(cli, tmp_path):
+    code, out, _ = cli("project", "create", "demo", "--languages", "bn", "--num-speakers", "2", "--json")
+    assert code == 0 and json.loads(out)["speakers"] == {"num_speakers": 2}
+    code, out, _ = cli("project", "speakers", "demo", "--min-speakers", "2", "--max-speakers", "4")
+    assert code == 0 and out.strip() == "project demo: speakers {'min_speakers': 2, 'max_speakers': 4}"
+    assert json.loads(cli("project", "show", "demo")[1])["speakers"] == {"min_speakers": 2, "max_speakers": 4}
+    code, out, _ = cli("project", "speakers", "demo", "--clear")
+    assert code == 0 and out.strip() == "project demo: speakers estimated (no hint)"
+    code, _, err = cli("project", "speakers", "demo")
+    assert code == 2 and "give --num-speakers, --min-speakers and/or --max-speakers, or --clear" in err
+    code, _, err = cli("process", "--project", "demo", "--min-speakers", "3", "--max-speakers", "2")
+    assert code == 2 and err.strip() == "error: min_speakers (3) is more than max_speakers (2)"
+    code, _, err = cli("process", "--project", "demo", "--num-speakers", "0")
+    assert code == 2 and "--num-speakers" in err
+
+
+def test_process_takes_the_speaker_count_from_the_command_line(cli, tmp_path):
+    """The Bengali dialogue has two voices; told there is one, diarization finds one; told two, it re-runs
+    diarization (and the utterances and clips made from it) and nothing before it."""
+    testmedia.generate(testmedia.BN, tmp_path / "in")
+    cli("project", "create", "demo", "--languages", "bn")
+    cli("ingest", "folder", str(tmp_path / "in"), "--project", "demo")
+    code, out, err = cli("process", "--project", "demo", "--num-speakers", "1")
+    assert code == 0, err
+    speakers = {json.loads(line)["speaker"] for line in cli("utterances", "list", "--project", "demo", "--json")[1].splitlines()}
+    assert speakers == {"SPEAKER_00"}
+    code, out, err = cli("process", "--project", "demo", "--num-speakers", "2")
+    assert code == 0 and "3 stages run, 3 skipped" in out, out + err
+    records = [json.loads(line) for line in cli("utterances", "list", "--project", "demo", "--json")[1].splitlines()]
+    assert {r["speaker"] for r in records} == {"SPEAKER_00", "SPEAKER_01"}
+    (source,) = [json.loads(line) for line in cli("sources", "list", "--project", "demo", "--json")[1].splitlines()]
+    assert [s["stage"] for s in source["stages"]].count("diarize") == 2
+    assert [s["stage"] for s in source["stages"]].count("asr") == 1

@@ -441,3 +441,70 @@ def test_an_utterance_coinciding_with_a_judged_one_reuses_it_only_when_its_text_
     assert outcome == ReplaceOutcome(created=1, reused=1, superseded=0, deleted=2)
     assert [(r["id"], r["text"], r["superseded"]) for r in rows if r["start"] == 0.0] == [(judged, "good morning", False)]
     assert any_session.scalar(select(func.count()).select_from(Annotation).where(Annotation.item_id == judged)) == 1
+
+
+def _speakers_and_reruns(session, settings, config, models, **kwargs) -> tuple[int, int, object]:
+    """Process the project; the number of distinct speakers, the stages run, and the report."""
+    report = speech.process_project(session, "talks", settings, config, models, **kwargs)
+    assert report.failed == []
+    speakers = {u["speaker"] for u in speech.list_utterances(session, "talks")}
+    return len(speakers), report.stages_run, report
+
+
+def test_speaker_count_hints_from_project_run_and_source_rerun_only_diarization(en_world, ct2_model, shared_models):
+    """Project setting < process option < the source's own hint, field by field; each change re-runs
+    diarize, utterances and clips, never prepare, VAD or ASR."""
+    from backend.domain import SpeakerCountHint
+    from backend.services.projects import ProjectChanges, update_project
+
+    settings, session = en_world
+    project = session.scalar(select(Source)).project
+    config = replace(speech.config_from_settings(settings, project), asr=AsrOptions(beam_size=1))
+    shared_models.config = config
+    found, ran, _ = _speakers_and_reruns(session, settings, config, shared_models)
+    assert ran == 0 and found == 3  # the fixture's run: the English dialogue's three voices, estimated
+
+    update_project(session, "talks", ProjectChanges(speakers=SpeakerCountHint(num_speakers=2),
+                                                    fields_set=frozenset({"speakers"})))
+    session.commit()
+    found, ran, _ = _speakers_and_reruns(session, settings, config, shared_models)
+    assert (found, ran) == (2, 3)
+    diarize_runs = session.scalars(select(StageRun).where(StageRun.stage == "diarize")).all()
+    assert len(diarize_runs) == 2 and len({r.config_hash for r in diarize_runs}) == 2
+    assert session.scalar(select(func.count()).select_from(StageRun).where(StageRun.stage == "asr")) == 1
+
+    found, ran, _ = _speakers_and_reruns(session, settings, config, shared_models,
+                                         speakers=SpeakerCountHint(num_speakers=3))
+    assert (found, ran) == (3, 3)  # the run's option beats the project's setting
+
+    source = session.scalar(select(Source))
+    source.extra = {**source.extra, "num_speakers": 1}  # as a sidecar or manifest row gives it
+    session.commit()
+    found, ran, _ = _speakers_and_reruns(session, settings, config, shared_models,
+                                         speakers=SpeakerCountHint(num_speakers=3))
+    assert (found, ran) == (1, 3)  # the source's own hint beats the run's
+    found, ran, _ = _speakers_and_reruns(session, settings, config, shared_models,
+                                         speakers=SpeakerCountHint(num_speakers=3))
+    assert ran == 0  # same hints: nothing to do
+    assert session.scalar(select(func.count()).select_from(StageRun).where(StageRun.stage.in_(("vad", "asr")))) == 2
+
+
+def test_a_sidecar_speaker_hint_is_checked_at_ingest(settings, session, tmp_path):
+    create_project(session, ProjectSpec(name="talks", languages=("en",)))
+    made = testmedia.generate(testmedia.EN, tmp_path / "in")
+    sidecar = json.loads(made.sidecar_path.read_text())
+    made.sidecar_path.write_text(json.dumps({**sidecar, "num_speakers": "two"}))
+    report = speech.ingest_folder(session, "talks", tmp_path / "in")
+    ((path, reason),) = report.failed
+    assert report.added == () and reason == ("en_dialogue.json: num_speakers must be a whole number from 1 to 50, "
+                                             "got 'two'")
+    made.sidecar_path.write_text(json.dumps({**sidecar, "min_speakers": 4, "max_speakers": "3"}))
+    ((_, reason),) = speech.ingest_folder(session, "talks", tmp_path / "in").failed
+    assert reason == "en_dialogue.json: min_speakers (4) is more than max_speakers (3)"
+    made.sidecar_path.write_text(json.dumps({**sidecar, "num_speakers": "3"}))
+    report = speech.ingest_folder(session, "talks", tmp_path / "in")
+    (source_id,) = report.added
+    source = session.get(Source, source_id)
+    from backend.services.speech.stages import source_speaker_hint
+
+    assert source_speaker_hint(source).num_speakers == 3
