@@ -25,3 +25,23 @@ def test_pyannote_pipeline_loads_from_a_local_folder_and_diarizes(tmp_path, prep
 def test_a_folder_without_config_is_refused(tmp_path):
     with pytest.raises(ValidationError, match="has no config.yaml; give the local folder of a pyannote"):
         PyannoteDiarizer(tmp_path)
+
+
+def test_speaker_count_hints_reach_the_pyannote_pipeline(tmp_path, prepared_audio, vad):
+    """A hint becomes pyannote's own num_speakers / min_speakers / max_speakers arguments (the real pipeline
+    is called; a wrapper records what it was given)."""
+    from backend.domain import SpeakerCountHint
+
+    diarizer = PyannoteDiarizer(build_random_pipeline(tmp_path / "pipeline"))
+    real, given = diarizer.pipeline, []
+
+    def recording(*args, **kwargs):
+        given.append({k: v for k, v in kwargs.items() if k.endswith("speakers")})
+        return real(*args, **kwargs)
+
+    diarizer.pipeline = recording
+    audio = media.load_audio(prepared_audio["zh"])[: 16000 * 12]
+    fixed = diarizer.diarize(audio, vad.detect(audio), DiarizeOptions().with_hint(SpeakerCountHint(num_speakers=2)))
+    diarizer.diarize(audio, vad.detect(audio), DiarizeOptions().with_hint(SpeakerCountHint(min_speakers=2, max_speakers=3)))
+    assert given == [{"num_speakers": 2}, {"min_speakers": 2, "max_speakers": 3}]
+    assert fixed.num_speakers <= 2 and fixed.options["num_speakers"] == 2
