@@ -68,21 +68,33 @@ def test_short_turns_are_absorbed(prepared_audio, vad, diarizer):
         assert turn.end - turn.start >= 0.4 or turn.end - turn.start >= region.duration - 1e-6
 
 
-def test_clustering_separates_two_clear_groups():
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=256), rng.normal(size=256)
-    points = np.stack([a + 0.1 * rng.normal(size=256) for _ in range(8)] + [b + 0.1 * rng.normal(size=256)
-                                                                             for _ in range(6)])
+def _groups(sizes, spread=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    points = np.concatenate([rng.normal(size=256) + spread * rng.normal(size=(size, 256)) for size in sizes])
+    return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("sizes", [(40, 30), (30, 25, 20), (25, 20, 20, 15, 12)])
+def test_clustering_finds_clear_groups_and_their_number(sizes):
+    labels = estimate_clusters(_groups(sizes), DiarizeOptions())
+    bounds = np.cumsum((0,) + sizes)
+    found = [set(labels[a:b].tolist()) for a, b in zip(bounds[:-1], bounds[1:])]
+    assert all(len(group) == 1 for group in found) and len(set.union(*found)) == len(sizes)
+
+
+def test_a_speaker_with_too_little_speech_joins_the_most_similar_one():
+    """A short turn (one window of 1.2 s) is not a speaker of its own: it joins the nearest cluster."""
+    from ingest.diarize import merge_small_clusters
+
+    points = _groups((30, 30, 1), spread=0.05)
+    points[-1] = 0.8 * points[0] + 0.2 * points[-1]
     points /= np.linalg.norm(points, axis=1, keepdims=True)
-    labels = estimate_clusters(points, DiarizeOptions())
-    assert len(set(labels[:8])) == 1 and len(set(labels[8:])) == 1 and labels[0] != labels[-1]
-
-
-def test_bad_options_are_refused():
-    with pytest.raises(ValidationError, match="num_speakers must be >= 1, got 0"):
-        DiarizeOptions(num_speakers=0)
-    with pytest.raises(ValidationError, match="need 1 <= min_speakers <= max_speakers, got 3 and 2"):
-        DiarizeOptions(min_speakers=3, max_speakers=2)
+    labels = np.array([0] * 30 + [1] * 30 + [2])
+    support = np.full(61, 0.4)
+    support[-1] = 1.2
+    merged = merge_small_clusters(points, labels, support, min_speaker_s=2.0, keep_at_least=1)
+    assert merged[-1] == merged[0] and len(set(merged.tolist())) == 2
+    assert len(set(merge_small_clusters(points, labels, support, 1.0, 1).tolist())) == 3  # 1.2 s is enough here
 
 
 def test_a_hint_becomes_the_diarizers_options():
@@ -94,3 +106,25 @@ def test_a_hint_becomes_the_diarizers_options():
     assert (bounded.num_speakers, bounded.min_speakers, bounded.max_speakers) == (None, 2, 3)
     assert base.with_hint(SpeakerCountHint(min_speakers=9)).max_speakers == 9  # above the default bound
     assert base.with_hint(SpeakerCountHint(max_speakers=2)).min_speakers == base.min_speakers
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(ValidationError, match="num_speakers must be >= 1, got 0"):
+        DiarizeOptions(num_speakers=0)
+    with pytest.raises(ValidationError, match="need 1 <= min_speakers <= max_speakers, got 3 and 2"):
+        DiarizeOptions(min_speakers=3, max_speakers=2)
+
+
+def test_turns_are_cut_to_the_voice_not_to_the_padded_region():
+    """Silence (-80 dB) at a turn's edges and a 0.5 s pause inside it are trimmed; in noise nothing is."""
+    from backend.domain import SpeakerTurn
+    from ingest.diarize import trim_to_voice
+
+    energy = np.full(400, -80.0)
+    energy[20:150] = -20.0
+    energy[200:380] = -22.0
+    turn = SpeakerTurn(0.0, 4.0, "SPEAKER_00", 0.9)
+    assert trim_to_voice([turn], energy, 30.0, 0.3) == [SpeakerTurn(0.2, 1.5, "SPEAKER_00", 0.9),
+                                                        SpeakerTurn(2.0, 3.8, "SPEAKER_00", 0.9)]
+    noisy = np.where(energy < -40, -45.0, energy)  # the pause is only 25 dB down: not silence
+    assert trim_to_voice([turn], noisy, 30.0, 0.3) == [turn]
