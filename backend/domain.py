@@ -63,13 +63,15 @@ class SourceKind(enum.StrEnum):
 
 
 class SourceStatus(enum.StrEnum):
-    """Where a source is in the pipeline (``sources.status``); ``TAKEN_DOWN`` keeps it out of releases."""
+    """Where a source is in the pipeline (``sources.status``); ``TAKEN_DOWN`` keeps it out of releases;
+    ``SKIPPED``: left out by the project's licence policy at ingest (recorded, never downloaded or processed)."""
 
     REGISTERED = "registered"
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
     TAKEN_DOWN = "taken_down"
+    SKIPPED = "skipped"
 
 
 class ItemKind(enum.StrEnum):

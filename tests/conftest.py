@@ -49,7 +49,10 @@ hypothesis_settings.load_profile(
     or ("ci" if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no") else "dev")
 )
 
-pytest_plugins = ["tests.annotation_configs.labelstudio_fixtures"]  # real Label Studio: ls_install, ls_fleet, ...
+pytest_plugins = [
+    "tests.annotation_configs.labelstudio_fixtures",  # real Label Studio: ls_install, ls_fleet, ...
+    "tests.loopback_media",  # a loopback web site for fetching: loopback_site, served_dialogue
+]
 
 PG_ADMIN_URL = os.environ.get("MMCURATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +77,14 @@ class SourcePublic(BaseModel):
     status: str
     error: str | None
     taken_down_at: datetime | None
+    webpage_url: str | None = None
+    extractor: str | None = None
+    channel: str | None = None
+    channel_url: str | None = None
+    upload_date: str | None = None
+    duration: float | None = None
+    language: str | None = None
+    licence_decision: dict[str, Any] | None = None
 
 
 class UtterancePublic(BaseModel):

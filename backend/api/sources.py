@@ -25,7 +25,7 @@ def list_sources(
     limit: Limit = 100,
 ) -> Page[SourcePublic]:
     rows, total = speech_service.source_page(session, project_id, status=status, kind=kind, offset=offset, limit=limit)
-    items = [SourcePublic.model_validate(s, from_attributes=True) for s in rows]
+    items = [SourcePublic.model_validate({**speech_service.source_as_dict(s), "project_id": s.project_id}) for s in rows]
     return Page(items=items, total=total, offset=offset, limit=limit)
 
 

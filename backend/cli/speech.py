@@ -46,7 +46,8 @@ def ingest_folder(
 
 @sources_app.command("list")
 def sources_list(project: ProjectOpt, as_json: JsonOpt = False) -> None:
-    """List a project's sources with provenance, status, the reason for a failure, and (--json) each stage run.
+    """List a project's sources with provenance, licence decision, status, the reason for a failure or skip,
+    and (--json) each stage run.
 
     Example: mmcurate sources list --project demo --json
     """
@@ -113,9 +114,10 @@ def utterances_list(
 
 
 def register(app: typer.Typer) -> None:
-    from backend.cli import corpora
+    from backend.cli import corpora, sources
 
     corpora.register(ingest_app)
+    sources.register(ingest_app)
     app.add_typer(ingest_app, name="ingest")
     app.add_typer(sources_app, name="sources")
     app.command("process")(process)

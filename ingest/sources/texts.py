@@ -82,7 +82,7 @@ def read_text_corpus(path: Path | str, *, format: str | None = None, id_column: 
         line = data[: exc.start].count(b"\n") + 1
         raise ValidationError(f"{path.name} line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
                               "save the file as UTF-8") from None
-    records = _jsonl_records(path.name, text) if fmt == "jsonl" else _delimited_records(path.name, text, fmt)
+    records = table_records(path.name, text, fmt)
     if not records:
         raise ValidationError(f"{path.name} holds no rows")
     keys: dict[str, None] = {}
@@ -115,6 +115,12 @@ def read_text_corpus(path: Path | str, *, format: str | None = None, id_column: 
         raise corpus_error(path.name, problems)
     other = tuple(k for k in keys if k not in (id_key, text_key, language_key))
     return TextCorpus(fmt, tuple(rows), other)
+
+
+def table_records(name: str, text: str, fmt: str) -> list[tuple[int, dict[str, Any]]]:
+    """The rows of CSV/TSV (header row) or JSONL ``text`` as dicts, each with the line it starts on;
+    blank lines skipped; a ``ValidationError`` lists every malformed line of file ``name``."""
+    return _jsonl_records(name, text) if fmt == "jsonl" else _delimited_records(name, text, fmt)
 
 
 def corpus_error(name: str, problems: list[str]) -> ValidationError:

@@ -15,6 +15,7 @@ adjudications, aggregated labels or release items are kept and marked superseded
 One module per job:
 
 - ``sources``: a folder of media registered as sources; sources listed with their stage runs
+- ``remote``: media from the web (yt-dlp) and manifests, licence decided before download
 - ``config``: the pipeline configuration from settings, and the models, loaded on first use
 - ``ledger``: the stage-run rows that make a re-run skip finished work and resume after a crash
 - ``stages``: the six stages over one source, each a function, with its hash and skip rule

@@ -1,4 +1,4 @@
-"""``process_project``: every live file source of a project through the stages, resumably.
+"""``process_project``: every live source with a media file (a file, a download) through the stages, resumably.
 
 Per source, :func:`run_stages` walks :data:`~backend.services.speech.stages.PIPELINE`: a stage
 whose run under the same configuration hash is done (and still stands) is skipped and its
@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Item, Source, UtteranceRow
-from backend.domain import MmcurateError, Progress, SourceKind, SourceStatus, SpeakerCountHint, ValidationError
+from backend.domain import MmcurateError, Progress, SourceStatus, SpeakerCountHint, ValidationError
 from backend.repositories import projects as project_repo
 from backend.services.speech.config import PipelineConfig, PipelineModels, config_from_settings
 from backend.services.speech.ledger import StageLedger
-from backend.services.speech.sources import list_sources
+from backend.services.speech.sources import has_media_file, list_sources
 from backend.services.speech.stages import PIPELINE, SourceJob, Stage
 from backend.settings import Settings
 
@@ -50,7 +50,8 @@ def process_project(session: Session, project: str | int, settings: Settings, co
     if speakers is not None and not speakers.empty:
         config = replace(config, speakers=speakers)
     models = models or PipelineModels(config)
-    sources = [s for s in list_sources(session, project.id) if s.kind == SourceKind.FILE and s.taken_down_at is None]
+    sources = [s for s in list_sources(session, project.id)
+               if has_media_file(s) and s.status != SourceStatus.SKIPPED and s.taken_down_at is None]
     report = ProcessReport()
     for done, source in enumerate(sources, start=1):
         job = SourceJob(session, project, source, settings, config, models, StageLedger(session, project.id),

@@ -57,13 +57,21 @@ def ingest_folder(session: Session, project: str | int, folder: Path | str,
     return IngestReport(tuple(added), tuple(duplicates), tuple(failed))
 
 
+PROVENANCE_KEYS = ("webpage_url", "extractor", "channel", "channel_url", "upload_date", "duration", "language")
+"""Provenance a source keeps in ``extra`` that its public shape shows (None when the source has none)."""
+
+
 def source_as_dict(source: Source) -> dict[str, Any]:
-    """The public JSON shape of a source (CLI --json and API agree)."""
+    """The public JSON shape of a source (CLI --json and API agree): its columns, the provenance in
+    :data:`PROVENANCE_KEYS` and, for a source that met the licence policy at ingest, ``licence_decision``."""
+    extra = source.extra or {}
     return {
         "id": source.id, "kind": source.kind, "uri": source.uri, "title": source.title, "author": source.author,
         "licence": source.licence, "fetched_at": source.fetched_at, "content_hash": source.content_hash,
         "size_bytes": source.size_bytes, "status": source.status, "error": source.error,
         "taken_down_at": source.taken_down_at,
+        **{key: extra.get(key) for key in PROVENANCE_KEYS},
+        "licence_decision": extra.get("licence_decision"),
     }
 
 
@@ -91,8 +99,23 @@ def source_page(session: Session, project: str | int, *, status: str | None = No
     return source_repo.list_page(session, project_id=project_id, status=status, kind=kind, offset=offset, limit=limit)
 
 
+DOWNLOADED_KINDS = (SourceKind.URL, SourceKind.YTDLP)
+
+
+def has_media_file(source: Source) -> bool:
+    """Whether the pipeline can read the source's media: a ``file`` source, or a download kept in the data dir."""
+    return source.kind == SourceKind.FILE or (source.kind in DOWNLOADED_KINDS and bool(_local_path(source)))
+
+
 def source_media_path(source: Source) -> Path:
-    """The local file a ``file`` source names (its URI is a ``file:`` URL or a plain path)."""
+    """The local file of a source: a download's copy in the data dir (``extra["local_path"]`` of a ``url``
+    or ``ytdlp`` source), else the file a ``file`` source names (its URI is a ``file:`` URL or a plain path)."""
+    if source.kind in DOWNLOADED_KINDS and (local_path := _local_path(source)):
+        return Path(local_path)
     if source.uri.startswith("file:"):
         return Path(unquote(urlparse(source.uri).path))
     return Path(source.uri)
+
+
+def _local_path(source: Source) -> str | None:
+    return (source.extra or {}).get("local_path")
