@@ -19,6 +19,10 @@ from typing import Any, Literal, Protocol, Sequence
 from backend.domain import AsrSegment, Progress, Span, Transcript, ValidationError, Word
 
 SAMPLE_RATE = 16_000
+FRAMES_PER_SECOND = 100  # Whisper's log-mel frames (10 ms hop)
+# faster-whisper's defaults: punctuation joined to the word after / before it when words are timed
+PREPEND_PUNCTUATION = "\"'“¿([{-"
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 # Field metadata of options that change speed or memory but not a stage's output (see ingest.stages.config_hash).
 NOT_HASHED = {"hashed": False}
 
@@ -32,7 +36,7 @@ class AsrOptions:
     """
 
     beam_size: int = 5
-    batch_size: int = field(default=1, metadata=NOT_HASHED)
+    batch_size: int = field(default=8, metadata=NOT_HASHED)
     language: str | None = None
     language_per_window: bool = True
     word_timestamps: bool = True
@@ -137,12 +141,21 @@ def summarise_language(segments: Sequence[AsrSegment]) -> tuple[str | None, floa
 
 
 class FasterWhisperRecognizer:
-    """faster-whisper (CTranslate2). Load once; ``transcribe`` is safe to call for many files."""
+    """faster-whisper (CTranslate2), batched over windows. Load once; ``transcribe`` is safe to call for many files.
+
+    Per batch of ``batch_size`` windows it runs the encoder once and reads each window's
+    language from that same encoder output (one decoder step, as faster-whisper's batched
+    pipeline does; skipped when the language is given), then decodes the batch with beam
+    search as ``BatchedInferencePipeline`` does (no timestamp tokens: one segment per window)
+    and aligns the words on the same encoder output. Windows of different languages in one
+    batch are decoded and aligned per language, each with its own tokenizer. Up to arithmetic,
+    the result does not depend on ``batch_size`` (``tests/ingest/test_asr.py`` checks 1 against 8).
+    """
 
     def __init__(self, spec: ModelSpec) -> None:
         from importlib.metadata import version
 
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import WhisperModel
 
         if not spec.model:
             raise ValidationError("no ASR model given; pass a model folder or name (e.g. the data dir's whisper-base-ct2)")
@@ -153,69 +166,123 @@ class FasterWhisperRecognizer:
             raise ValidationError(
                 f"cannot load faster-whisper model {spec.model!r} ({exc}); give a CTranslate2 Whisper folder"
             ) from exc
-        self.batched = BatchedInferencePipeline(self.model)
         self.spec = spec
         self.name = f"faster-whisper:{spec.model.rstrip('/').split('/')[-1]}"
         self.version = f"faster-whisper {version('faster-whisper')}, ctranslate2 {version('ctranslate2')}"
 
-    def detect_language(self, audio: Any) -> tuple[str, float]:
-        lang, prob, _ = self.model.detect_language(audio=audio)
-        return lang, float(prob)
-
     def transcribe(self, audio: Any, regions: Sequence[Span], options: AsrOptions = AsrOptions(),
                    on_progress: Progress | None = None) -> Transcript:
         windows = speech_windows(regions, options.max_window_s)
-        languages = self._languages(audio, windows, options)
         segments: list[AsrSegment] = []
-        if options.batch_size > 1:
+        first: tuple[str, float] | None = None  # the first window's language, when one is used for all
+        last_speech = 0.0  # where the last word ended: faster-whisper's word timing heuristics read it
+        for begin in range(0, len(windows), options.batch_size):
+            batch = windows[begin : begin + options.batch_size]
+            features = self._features(audio, batch)
+            encoded = self.model.encode(features)
+            languages = self._languages(encoded, len(batch), options, first)
+            if not options.language and not options.language_per_window:
+                first = first or languages[0]
             by_lang: dict[str, list[int]] = {}
             for i, (lang, _) in enumerate(languages):
                 by_lang.setdefault(lang, []).append(i)
-            for lang, indices in by_lang.items():
-                found, _ = self.batched.transcribe(
-                    audio, language=lang, batch_size=options.batch_size, beam_size=options.beam_size,
-                    word_timestamps=options.word_timestamps, vad_filter=False, temperature=options.temperature,
-                    clip_timestamps=[{"start": windows[i].start, "end": windows[i].end} for i in indices],
-                )
-                prob = {lang: sum(languages[i][1] for i in indices) / len(indices)}
-                segments += [self._segment(s, 0.0, lang, prob[lang]) for s in found]
-                if on_progress:
-                    on_progress("asr", len(segments), len(segments))
-        else:
-            for done, (window, (lang, prob)) in enumerate(zip(windows, languages), start=1):
-                found, _ = self.model.transcribe(
-                    _slice(audio, window), language=lang, beam_size=options.beam_size,
-                    word_timestamps=options.word_timestamps, vad_filter=False, temperature=options.temperature,
-                    condition_on_previous_text=False,
-                )
-                segments += [self._segment(s, window.start, lang, prob) for s in found]
-                if on_progress:
-                    on_progress("asr", done, len(windows))
+            for lang, rows in by_lang.items():
+                part = encoded if len(rows) == len(batch) else self._rows(encoded, features, rows)
+                found, last_speech = self._decode(part, [batch[i] for i in rows], [languages[i] for i in rows],
+                                                  options, last_speech)
+                segments += found
+            if on_progress:
+                on_progress("asr", begin + len(batch), len(windows))
         segments.sort(key=lambda s: s.start)
         lang, prob = summarise_language(segments)
         return Transcript(tuple(segments), lang, prob, self.name, {**asdict(options), **asdict(self.spec)})
 
-    def _languages(self, audio: Any, windows: Sequence[Span], options: AsrOptions) -> list[tuple[str, float]]:
-        if options.language:
-            return [(options.language, 1.0)] * len(windows)
-        if not windows:
-            return []
-        if not options.language_per_window:
-            return [self.detect_language(_slice(audio, windows[0]))] * len(windows)
-        return [self.detect_language(_slice(audio, w)) for w in windows]
+    def _features(self, audio: Any, windows: Sequence[Span]) -> Any:
+        """Log-mel features of each window, padded to 30 s: ``(len(windows), n_mels, 3000)`` float32.
 
-    @staticmethod
-    def _segment(seg: Any, offset: float, lang: str, prob: float) -> AsrSegment:
-        start, end = round(offset + seg.start, 3), round(offset + seg.end, 3)
-        words = tuple(
-            Word(round(offset + w.start, 3), round(offset + w.end, 3), w.word.strip(), float(w.probability))
-            for w in (seg.words or [])
-            if w.word.strip() and w.end > w.start
+        Cut and computed as ``BatchedInferencePipeline`` does for its clips, so the same windows
+        decode to the same words.
+        """
+        import numpy as np
+        from faster_whisper.audio import pad_or_trim
+
+        chunks = [audio[int(w.start * SAMPLE_RATE) : int(w.end * SAMPLE_RATE)] for w in windows]
+        return np.stack([pad_or_trim(self.model.feature_extractor(c)[..., :-1]) for c in chunks])
+
+    def _languages(self, encoded: Any, n: int, options: AsrOptions,
+                   first: tuple[str, float] | None) -> list[tuple[str, float]]:
+        """Each window's language and its probability, read from the batch's encoder output.
+
+        Nothing is run when the language is given, the model is English-only, or the first
+        window's language is already known and stands for all.
+        """
+        if options.language:
+            return [(options.language, 1.0)] * n
+        if not self.model.model.is_multilingual:
+            return [("en", 1.0)] * n
+        if first is not None:
+            return [first] * n
+        found = [(ranked[0][0][2:-2], float(ranked[0][1])) for ranked in self.model.model.detect_language(encoded)]
+        return found if options.language_per_window else [found[0]] * n
+
+    def _rows(self, encoded: Any, features: Any, rows: Sequence[int]) -> Any:
+        """The encoder output of some windows of a batch (copied on the CPU, encoded again elsewhere)."""
+        if self.model.model.device != "cpu":
+            return self.model.encode(features[list(rows)])
+        import ctranslate2
+        import numpy as np
+
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.asarray(encoded)[list(rows)]))
+
+    def _decode(self, encoded: Any, windows: Sequence[Span], languages: Sequence[tuple[str, float]],
+                options: AsrOptions, last_speech: float) -> tuple[list[AsrSegment], float]:
+        """Beam search over windows of one language, then word times aligned on the same encoder output.
+
+        Returns the segments and where their last word ends. faster-whisper places words on the
+        10 ms frame grid (``seek``); the rest of each window's start is added back, so times are
+        exact to the alignment's 20 ms.
+        """
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        model = self.model
+        lang = languages[0][0]
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=lang)
+        prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+        results = model.model.generate(
+            encoded, [list(prompt) for _ in windows], beam_size=options.beam_size, patience=1, length_penalty=1,
+            max_length=model.max_length, suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            return_scores=True, return_no_speech_prob=True, sampling_temperature=options.temperature,
+            repetition_penalty=1, no_repeat_ngram_size=0,
         )
-        if not words:
-            words = spread_words(seg.text.strip(), start, end, math.exp(seg.avg_logprob))
-        return AsrSegment(start, end, seg.text.strip(), words, lang, prob, float(seg.avg_logprob),
-                          float(seg.no_speech_prob))
+        decoded, seeks = [], [int(w.start * FRAMES_PER_SECOND) for w in windows]
+        for window, seek, result in zip(windows, seeks, results):
+            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+            length = len(result.sequences_ids[0])
+            begin = seek / FRAMES_PER_SECOND
+            decoded.append([{"seek": seek, "start": begin, "end": begin + window.duration, "tokens": tokens,
+                             "avg_logprob": result.scores[0] * length / (length + 1),
+                             "no_speech_prob": result.no_speech_prob}])
+        if options.word_timestamps:
+            most = model.feature_extractor.nb_max_frames
+            sizes = [min(most, int(math.ceil(w.duration)) * FRAMES_PER_SECOND) for w in windows]
+            last_speech = model.add_word_timestamps(decoded, tokenizer, encoded, sizes, PREPEND_PUNCTUATION,
+                                                    APPEND_PUNCTUATION, last_speech) or last_speech
+        segments = []
+        for (piece,), window, seek, (lang, prob) in zip(decoded, windows, seeks, languages):
+            text = tokenizer.decode(piece["tokens"]).strip()
+            if not text:
+                continue
+            shift = window.start - seek / FRAMES_PER_SECOND
+            start, end = round(piece["start"] + shift, 3), round(piece["end"] + shift, 3)
+            words = tuple(Word(round(w["start"] + shift, 3), round(w["end"] + shift, 3), w["word"].strip(),
+                               float(w["probability"]))
+                          for w in piece.get("words", ()) if w["word"].strip() and w["end"] > w["start"])
+            if not words:
+                words = spread_words(text, start, end, math.exp(piece["avg_logprob"]))
+            segments.append(AsrSegment(start, end, text, words, lang, prob, float(piece["avg_logprob"]),
+                                       float(piece["no_speech_prob"])))
+        return segments, last_speech
 
 
 class TransformersWhisperRecognizer:

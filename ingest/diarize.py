@@ -101,6 +101,8 @@ def estimate_clusters(embeddings: Any, options: DiarizeOptions, support_s: Any =
         return np.zeros(n, dtype=int)
     low = min(max(options.min_speakers, 2), n - 1)
     high = max(low, min(options.max_speakers, n - 1))
+    if options.num_speakers is not None:
+        low = high = min(options.num_speakers, n - 1)
     k, vectors = nme_spectral(embeddings, low, high, options.max_neighbour_fraction, options.num_speakers,
                               min_neighbours=neighbours_in_time + 1)
     labels = spectral_kmeans(vectors[:, :k], k)
@@ -142,22 +144,27 @@ def nme_spectral(embeddings: Any, low: int, high: int, max_fraction: float,
     first = min(max(2, min_neighbours), n - 1)
     top = min(n - 1, max(first + 1, int(n * max_fraction)))
     grid = sorted(set(np.linspace(first, top, num=min(20, top - first + 1)).astype(int).tolist()))
-    best: tuple[float, int, Any, Any] | None = None
-    for p in grid:
+    def laplacian(p: int) -> Any:
         graph = np.zeros((n, n))
         graph[np.repeat(np.arange(n), p), order[:, :p].reshape(-1)] = 1.0
         graph = 0.5 * (graph + graph.T)
-        laplacian = np.diag(graph.sum(1)) - graph
-        values, vectors = eigh(laplacian)
-        gaps = np.diff(values[: high + 1])[low - 1 : high]
-        ratio = (p / n) / (float(gaps.max()) / (float(values[-1]) + 1e-10) + 1e-10)
+        return np.diag(graph.sum(1)) - graph
+
+    best: tuple[float, int, Any] | None = None
+    for p in grid:  # only the eigenvalues that matter: the high+1 smallest and the largest
+        matrix = laplacian(p)
+        values = eigh(matrix, eigvals_only=True, subset_by_index=[0, high], driver="evr")
+        largest = float(eigh(matrix, eigvals_only=True, subset_by_index=[n - 1, n - 1], driver="evr")[0])
+        gaps = np.diff(values)[low - 1 : high]
+        ratio = (p / n) / (float(gaps.max()) / (largest + 1e-10) + 1e-10)
         if best is None or ratio < best[0]:
-            best = (ratio, p, values, vectors)
+            best = (ratio, p, values)
     assert best is not None
-    _, _, values, vectors = best
+    _, chosen, values = best
+    _, vectors = eigh(laplacian(chosen), subset_by_index=[0, high], driver="evr")
     if fixed is not None:
         return min(fixed, n), vectors
-    gaps = np.diff(values[: high + 1])[low - 1 : high]
+    gaps = np.diff(values)[low - 1 : high]
     return low + int(np.argmax(gaps)), vectors
 
 

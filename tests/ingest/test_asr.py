@@ -55,17 +55,87 @@ def test_forced_language_is_used_for_every_window(prepared_audio, vad, whisper_b
     assert {s.language for s in transcript.segments} == {"bn"} and transcript.language_probability == 1.0
 
 
-def test_language_is_detected_per_window_for_code_mixed_audio(prepared_audio, vad, whisper_base):
-    """An English stretch followed by a Bengali one: each window keeps its own language."""
+@pytest.fixture(scope="module")
+def code_mixed(prepared_audio, vad):
+    """An English stretch followed by a Bengali one, with its speech regions."""
     import numpy as np
 
     en, bn = media.load_audio(prepared_audio["en"]), media.load_audio(prepared_audio["bn"])
     en_regions, bn_regions = vad.detect(en), vad.detect(bn)
     mixed = np.concatenate([en[: int(10.5 * 16000)], bn])
     regions = [r for r in en_regions if r.end <= 10.5] + [Span(r.start + 10.5, r.end + 10.5) for r in bn_regions]
-    transcript = whisper_base.transcribe(mixed, regions, AsrOptions(beam_size=1, max_window_s=10.0))
+    return mixed, regions
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_language_is_detected_per_window_for_code_mixed_audio(code_mixed, whisper_base, batch_size):
+    """Each window keeps its own language, alone or batched with windows of another language."""
+    mixed, regions = code_mixed
+    transcript = whisper_base.transcribe(mixed, regions, AsrOptions(beam_size=1, max_window_s=10.0,
+                                                                    batch_size=batch_size))
     first, last = transcript.segments[0], transcript.segments[-1]
     assert first.language == "en" and last.language != "en"
+    assert len({s.language for s in transcript.segments}) >= 2  # with batch_size 8, both in one batch
+
+
+class CountingModel:
+    """A CTranslate2 Whisper that counts its language detections and passes everything through."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.detections = inner, 0
+
+    def detect_language(self, *args, **kwargs):
+        self.detections += 1
+        return self.inner.detect_language(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def counting(whisper_base, monkeypatch):
+    """The session's recognizer with its encoder passes and language detections counted."""
+    counts = {"encode": 0}
+    encode = whisper_base.model.encode
+
+    def counted_encode(features):
+        counts["encode"] += 1
+        return encode(features)
+
+    model = CountingModel(whisper_base.model.model)
+    monkeypatch.setattr(whisper_base.model, "model", model)
+    monkeypatch.setattr(whisper_base.model, "encode", counted_encode)
+    return whisper_base, model, counts
+
+
+@pytest.mark.parametrize(("options", "detections"), [
+    (AsrOptions(beam_size=1, max_window_s=10.0, batch_size=2), 2),  # per window: once per batch, not per window
+    (AsrOptions(beam_size=1, max_window_s=10.0, batch_size=2, language_per_window=False), 1),
+    (AsrOptions(beam_size=1, max_window_s=10.0, batch_size=2, language="en"), 0),  # given: never detected
+])
+def test_one_encoder_pass_per_batch_serves_language_and_decoding(counting, english, options, detections):
+    recognizer, model, counts = counting
+    audio, regions = english
+    windows = speech_windows(regions, options.max_window_s)
+    assert len(windows) >= 3
+    three_windows = [r for r in regions if r.end <= windows[2].end]  # two batches of two at most
+    transcript = recognizer.transcribe(audio, three_windows, options)
+    assert model.detections == detections and counts["encode"] == 2
+    assert {s.language for s in transcript.segments} == {"en"}
+    if options.language:
+        assert all(s.language_probability == 1.0 for s in transcript.segments)
+
+
+def test_batch_size_changes_nothing_in_the_result(english, whisper_base):
+    """Batch size is left out of the stage hash (NOT_HASHED): batched and one-by-one decoding agree."""
+    audio, regions = english
+    one, eight = (whisper_base.transcribe(audio, regions, AsrOptions(beam_size=1, max_window_s=10.0, batch_size=b))
+                  for b in (1, 8))
+    words = [[(w.text, w.start, w.end) for s in t.segments for w in s.words] for t in (one, eight)]
+    assert [w[0] for w in words[0]] == [w[0] for w in words[1]] and len(one.segments) > 2
+    assert all(abs(a[1] - b[1]) <= 0.02 and abs(a[2] - b[2]) <= 0.02 for a, b in zip(*words))
+    assert [(s.language, round(s.language_probability, 2)) for s in one.segments] == \
+        [(s.language, round(s.language_probability, 2)) for s in eight.segments]
 
 
 def test_transformers_backend_reads_the_same_weights(english, models_dir, dialogues):

@@ -128,3 +128,8 @@ def test_turns_are_cut_to_the_voice_not_to_the_padded_region():
                                                         SpeakerTurn(2.0, 3.8, "SPEAKER_00", 0.9)]
     noisy = np.where(energy < -40, -45.0, energy)  # the pause is only 25 dB down: not silence
     assert trim_to_voice([turn], noisy, 30.0, 0.3) == [turn]
+
+
+def test_a_given_count_above_the_default_bound_is_honoured():
+    labels = estimate_clusters(_groups((12, 12, 12, 12, 12, 12, 12, 12), spread=0.05), DiarizeOptions(num_speakers=8))
+    assert len(set(labels.tolist())) == 8

@@ -48,8 +48,7 @@ def config_from_settings(settings: Settings, project: Project, **overrides: Any)
         model = str(ensure(settings.models_dir))
     spec = ModelSpec(backend=settings.asr_backend, model=model, device=settings.asr_device,  # type: ignore[arg-type]
                      compute_type=settings.asr_compute_type)
-    asr = AsrOptions(beam_size=settings.asr_beam_size, batch_size=1 if settings.asr_device == "cpu" else
-                     settings.asr_batch_size)
+    asr = AsrOptions(beam_size=settings.asr_beam_size, batch_size=settings.asr_batch_size)  # batched on CPU too
     if settings.diarization_backend not in ("embedding", "pyannote"):
         raise ValidationError(f"MMCURATE_DIARIZATION_BACKEND={settings.diarization_backend!r}; use embedding or pyannote")
     config = PipelineConfig(
