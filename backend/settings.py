@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     )
     max_media_seconds: float = 4 * 3600.0
     hf_token: str | None = None
+    # The Ray engine (`process --engine ray`); see docs/speech-pipeline.md.
+    ray_address: str | None = Field(
+        default=None, description="Ray cluster for `process --engine ray` (HOST:PORT of the head); unset: a local Ray.")
+    ray_cpus_per_worker: float = Field(default=1.0, gt=0, description="CPUs each model actor reserves (and its threads).")
+    ray_num_gpus: float = Field(default=0.0, ge=0, description="GPUs each model actor reserves (e.g. 1, or 0.5 to share).")
+    ray_models_dir: str | None = Field(
+        default=None, description="Where each Ray worker joins the bundled Whisper base; default its temp folder.")
 
     @field_validator("data_dir")
     @classmethod

@@ -96,14 +96,7 @@ def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
     """Streams, duration and size of ``path``; refuses empty, corrupt, audio-less or over-limit files."""
     source = local_input(path)
     path = Path(path)
-    size = path.stat().st_size
-    if size == 0:
-        raise MediaError(f"{path.name} is empty (0 bytes); recorded as failed and skipped")
-    if size > limits.max_size_bytes:
-        raise MediaError(
-            f"{path.name} is {size} bytes, over the limit of {limits.max_size_bytes}; "
-            "raise the limit or split the file"
-        )
+    size = check_size(path, limits)
     done = _run(
         [_tool("ffprobe"), "-v", "error", *LOCAL_ONLY, "-print_format", "json", "-show_format", "-show_streams",
          source],
@@ -149,6 +142,19 @@ def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
         format_name=fmt.get("format_name"),
         size_bytes=size,
     )
+
+
+def check_size(path: Path, limits: MediaLimits = MediaLimits()) -> int:
+    """The size of ``path`` in bytes; refuses an empty file or one over ``limits.max_size_bytes``."""
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError(f"{path.name} is empty (0 bytes); recorded as failed and skipped")
+    if size > limits.max_size_bytes:
+        raise MediaError(
+            f"{path.name} is {size} bytes, over the limit of {limits.max_size_bytes}; "
+            "raise the limit or split the file"
+        )
+    return size
 
 
 def _duration(fmt: dict, audio: dict) -> float | None:
@@ -257,9 +263,12 @@ def write_wav_clip(audio, span: Span, out_root: Path | str, sample_rate: int = S
         raise MediaError(f"span {span.start:.3f}-{span.end:.3f} s lies outside the audio; nothing to cut")
     buffer = io.BytesIO()
     sf.write(buffer, piece, sample_rate, subtype="PCM_16", format="WAV")
-    data = buffer.getvalue()
-    digest = hashlib.sha256(data).hexdigest()
-    final = content_path(out_root, digest, ".wav")
+    return store_content(buffer.getvalue(), out_root, ".wav")
+
+
+def store_content(data: bytes, out_root: Path | str, suffix: str) -> Path:
+    """Write ``data`` under its own content hash (``out_root/ab/abcdef....suffix``), atomically, once."""
+    final = content_path(Path(out_root), hashlib.sha256(data).hexdigest(), suffix)
     if not final.exists():
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.part")

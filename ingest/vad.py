@@ -31,11 +31,11 @@ class SpeechDetector(Protocol):
 
 
 class SileroVad:
-    """Silero VAD v6 (JIT or ONNX); load once and pass to every call."""
+    """Silero VAD v6 (ONNX by default: the same regions as the JIT model, about a fifth faster); load once."""
 
     name = "silero-vad"
 
-    def __init__(self, *, onnx: bool = False) -> None:
+    def __init__(self, *, onnx: bool = True) -> None:
         from importlib.metadata import version
 
         from silero_vad import load_silero_vad

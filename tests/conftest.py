@@ -52,6 +52,7 @@ hypothesis_settings.load_profile(
 pytest_plugins = [
     "tests.annotation_configs.labelstudio_fixtures",  # real Label Studio: ls_install, ls_fleet, ...
     "tests.loopback_media",  # a loopback web site for fetching: loopback_site, served_dialogue
+    "tests.backend.services.speech_world",  # both speech engines' world: whisper_base, in_process_reference, ...
 ]
 
 PG_ADMIN_URL = os.environ.get("MMCURATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -62,7 +62,13 @@ def sources_list(project: ProjectOpt, as_json: JsonOpt = False) -> None:
 
 def process(
     project: ProjectOpt,
-    engine: Annotated[str, typer.Option(help="local (in-process); ray is provided by the scale-out engine.")] = "local",
+    engine: Annotated[str, typer.Option(help="local (in-process, the default) or ray (a Ray cluster).")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="With --engine ray: the cluster's head (HOST:PORT); default MMCURATE_RAY_ADDRESS, "
+        "else a local Ray on this machine.")] = None,
+    ray_workers: Annotated[int | None, typer.Option(
+        "--ray-workers", min=1, help="With --engine ray: model actors (default: cluster CPUs / "
+        "MMCURATE_RAY_CPUS_PER_WORKER).")] = None,
     num_speakers: NumSpeakersOpt = None,
     min_speakers: MinSpeakersOpt = None,
     max_speakers: MaxSpeakersOpt = None,
@@ -76,16 +82,29 @@ def process(
     none of their own (a sidecar's `num_speakers` ...) and override the project's setting; a
     changed hint re-runs diarization and what follows it, never VAD or ASR.
 
-    Example: mmcurate process --project demo
-    """
-    if engine != "local":
-        from backend.domain import ValidationError
+    --engine ray runs the same stages on a Ray cluster (preparation and clips as tasks, the models
+    in actors, GPUs per actor from MMCURATE_RAY_NUM_GPUS); this machine keeps the database, and
+    media reach the workers through Ray's object store (no shared disk).
 
-        raise ValidationError(f"engine {engine!r} is not available in this build; use --engine local")
+    Example: mmcurate process --project demo
+
+    Example: mmcurate process --project demo --engine ray --ray-address 10.0.0.5:6379
+    """
+    from backend.domain import ValidationError
+    from ingest.engine import RayOptions
+
+    if engine not in speech.ENGINES:
+        raise ValidationError(f"engine {engine!r} is not available; use --engine local or --engine ray")
+    if engine != "ray" and (ray_address or ray_workers):
+        raise ValidationError("--ray-address and --ray-workers go with --engine ray")
     hint = speaker_hint(num_speakers, min_speakers, max_speakers)
     config = settings()
+    ray = RayOptions(address=ray_address or config.ray_address, workers=ray_workers,
+                     cpus_per_worker=config.ray_cpus_per_worker, gpus_per_worker=config.ray_num_gpus,
+                     models_dir=config.ray_models_dir) if engine == "ray" else None
     with db_session() as session, progress_bar("process") as on_progress:
-        report = speech.process_project(session, project, config, on_progress=on_progress, speakers=hint)
+        report = speech.process_project(session, project, config, on_progress=on_progress, speakers=hint,
+                                        engine=engine, ray=ray)  # type: ignore[arg-type]
     typer.echo(f"{len(report.processed)} sources processed, {len(report.failed)} failed; "
                f"{report.stages_run} stages run, {report.stages_skipped} skipped; {report.utterances} utterances")
     for source_id, reason in report.failed:

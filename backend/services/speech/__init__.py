@@ -19,14 +19,15 @@ One module per job:
 - ``config``: the pipeline configuration from settings, and the models, loaded on first use
 - ``ledger``: the stage-run rows that make a re-run skip finished work and resume after a crash
 - ``stages``: the six stages over one source, each a function, with its hash and skip rule
-- ``runner``: ``process_project``, walking each source through the stages
+- ``runner``: ``process_project``, walking each source through the stages (the in-process engine)
+- ``ray_engine``: the same walks with their work computed on a Ray cluster (``engine="ray"``)
 - ``utterance_items``: an asset's utterances made its clip items, keeping human work
 - ``listing``: the utterances and stage runs, as the CLI and API show them
 """
 
 from backend.services.speech.config import PipelineConfig, PipelineModels, config_from_settings
 from backend.services.speech.listing import list_utterances, stage_runs, utterance_as_dict, utterance_page
-from backend.services.speech.runner import ProcessReport, process_project
+from backend.services.speech.runner import ENGINES, ProcessReport, process_project
 from backend.services.speech.sources import (
     IngestReport,
     ingest_folder,
@@ -39,7 +40,7 @@ from backend.services.speech.stages import STAGES, utterances_hash
 from backend.services.speech.utterance_items import ReplaceOutcome, replace_utterances
 
 __all__ = [
-    "STAGES", "IngestReport", "PipelineConfig", "PipelineModels", "ProcessReport", "ReplaceOutcome",
+    "ENGINES", "STAGES", "IngestReport", "PipelineConfig", "PipelineModels", "ProcessReport", "ReplaceOutcome",
     "config_from_settings", "ingest_folder", "list_sources", "list_utterances", "process_project",
     "replace_utterances", "source_as_dict", "source_page", "source_runs", "stage_runs", "utterance_as_dict",
     "utterance_page", "utterances_hash",

@@ -12,6 +12,7 @@ from backend.settings import Settings
 from ingest import align, media
 from ingest.asr import AsrOptions, ModelSpec
 from ingest.diarize import DiarizeOptions
+from ingest.engine import StageModels
 from ingest.vad import VadOptions
 
 
@@ -61,40 +62,9 @@ def config_from_settings(settings: Settings, project: Project, **overrides: Any)
     return replace(config, **overrides) if overrides else config
 
 
-class PipelineModels:
-    """Models loaded once, on first use, so a run with nothing left to do loads none."""
+class PipelineModels(StageModels):
+    """Models loaded once, on first use, so a run with nothing left to do loads none (``config`` is read
+    when a model is first needed)."""
 
     def __init__(self, config: PipelineConfig) -> None:
-        self.config = config
-        self._vad: Any = None
-        self._asr: Any = None
-        self._diarizer: Any = None
-
-    @property
-    def vad(self) -> Any:
-        if self._vad is None:
-            from ingest.vad import SileroVad
-
-            self._vad = SileroVad()
-        return self._vad
-
-    @property
-    def asr(self) -> Any:
-        if self._asr is None:
-            from ingest.asr import load_recognizer
-
-            self._asr = load_recognizer(self.config.asr_model)
-        return self._asr
-
-    @property
-    def diarizer(self) -> Any:
-        if self._diarizer is None:
-            from ingest.diarize import EmbeddingDiarizer, PyannoteDiarizer
-
-            if self.config.diarizer == "pyannote":
-                if not self.config.diarization_model:
-                    raise ValidationError("the pyannote diarizer needs MMCURATE_DIARIZATION_MODEL (a local folder)")
-                self._diarizer = PyannoteDiarizer(self.config.diarization_model)
-            else:
-                self._diarizer = EmbeddingDiarizer()
-        return self._diarizer
+        super().__init__(config)

@@ -1,14 +1,17 @@
-"""The six stages of the speech pipeline over one source, as the runner drives them.
+"""The six stages of the speech pipeline over one source, as the runners drive them.
 
 prepare works on the source; vad, asr, diarize, utterances and clips on the asset it prepares.
-Each stage is a top-level function of a :class:`SourceJob` that runs its ``ingest`` stage with
-the models and options the job carries, writes what it must to the database (uncommitted: the
-ledger commits it together with the stage's ``done`` row) and returns a :class:`StageOutcome`:
-the details the ledger keeps and the model and version that produced them. Later stages read
-earlier ones only through those recorded details (``SourceJob.regions``, ``.transcript``,
-``.diarization``), so a stage found done and a stage just run feed the next one alike.
+Each stage is two top-level functions of a :class:`SourceJob`: its *work*, what it computes (an
+``ingest.engine`` work record of pure inputs, or ``None`` when the driver computes it itself, as
+for aligning utterances), and its *record*, which writes what it must to the database from the
+computed result (uncommitted: the ledger commits it together with the stage's ``done`` row) and
+returns a :class:`StageOutcome`: the details the ledger keeps and the model and version that
+produced them. The in-process engine computes the work here; the Ray engine on a cluster; both
+record alike on the driver. Later stages read earlier ones only through those recorded details
+(``SourceJob.regions``, ``.transcript``, ``.diarization``), so a stage found done and a stage
+just run feed the next one alike.
 
-Beside each function, in :data:`PIPELINE`: its configuration hash, of only what changes its
+Beside each pair, in :data:`PIPELINE`: its configuration hash, of only what changes its
 output (``ingest.stages.config_hash`` leaves out batch size, device and compute type), and
 when a done run still stands. The utterances and clips stages write the asset's items, so a
 done run of theirs stands only while it is the last that wrote them: switching back to an
@@ -30,7 +33,7 @@ from backend.db.models import Item, MediaAsset, Project, Source, StageRun, Utter
 from backend.domain import (Diarization, FilterStatus, MediaInfo, Progress, Span, SpeakerCountHint, SubjectType,
                             Transcript, from_ms, to_ms)
 from backend.services.projects import speaker_hint
-from backend.services.speech.config import PipelineConfig, PipelineModels
+from backend.services.speech.config import PipelineConfig
 from backend.services.speech.ledger import StageLedger, aware
 from backend.services.speech.sources import source_media_path
 from backend.services.speech.utterance_items import replace_utterances
@@ -38,8 +41,8 @@ from backend.settings import Settings
 from ingest import align, media
 from ingest.asr import AsrOptions
 from ingest.diarize import DiarizeOptions
-from ingest.stages import (PreparedMedia, config_hash, cut_clips, detect_speech, diarize, language_filter_key,
-                           make_utterances, prepare, transcribe)
+from ingest.engine import CutClips, DetectSpeech, Diarize, ModelOutput, PrepareMedia, Transcribe, Work
+from ingest.stages import ClipFiles, PreparedMedia, config_hash, language_filter_key, make_utterances
 
 
 @dataclass
@@ -56,7 +59,6 @@ class SourceJob:
     source: Source
     settings: Settings
     config: PipelineConfig
-    models: PipelineModels
     ledger: StageLedger
     on_progress: Progress | None = None
     hashes: dict[str, str] = field(default_factory=dict)
@@ -116,13 +118,17 @@ class StageOutcome:
     model_version: str | None
 
 
-# --------------------------------------------------------------------------- the stages
+# --------------------------------------------------------------------------- the stages: work, then record
 
 
-def prepare_media(job: SourceJob) -> StageOutcome:
-    """Probe the source, extract its 16 kHz mono audio, and make (or update) its asset."""
-    prepared = prepare(source_media_path(job.source), job.settings.media_dir, job.config.limits,
-                       job.source.content_hash)
+def prepare_work(job: SourceJob) -> PrepareMedia:
+    """Probe the source and extract its 16 kHz mono audio into the data dir's media folder."""
+    return PrepareMedia(source_media_path(job.source), job.settings.media_dir, job.config.limits,
+                        job.source.content_hash)
+
+
+def record_prepared(job: SourceJob, prepared: PreparedMedia) -> StageOutcome:
+    """Make (or update) the source's asset from what ffprobe said and where the audio lies."""
     asset = job.find_asset()
     if asset is None:
         asset = MediaAsset(project_id=job.project.id, source_id=job.source.id, content_hash=job.source.content_hash,
@@ -136,25 +142,39 @@ def prepare_media(job: SourceJob) -> StageOutcome:
     return StageOutcome({"asset_id": asset.id}, "ffmpeg", ffmpeg_version())
 
 
-def detect_speech_regions(job: SourceJob) -> StageOutcome:
+def vad_work(job: SourceJob) -> DetectSpeech:
+    return DetectSpeech(job.audio, job.config.vad)
+
+
+def record_regions(job: SourceJob, found: ModelOutput) -> StageOutcome:
     """Speech regions of the prepared audio (``details["regions"]``: ``[start, end]`` pairs in seconds)."""
-    found = detect_speech(job.audio, job.models.vad, job.config.vad)
-    return StageOutcome({"regions": [[r.start, r.end] for r in found.regions]}, found.model, found.model_version)
+    return StageOutcome({"regions": [[r.start, r.end] for r in found.value.regions]}, found.model, found.version)
 
 
-def transcribe_speech(job: SourceJob) -> StageOutcome:
+def asr_work(job: SourceJob) -> Transcribe:
+    return Transcribe(job.audio, job.regions, asr_options(job.config, job.source))
+
+
+def record_transcript(job: SourceJob, found: ModelOutput) -> StageOutcome:
     """Whisper over the speech regions (``details["transcript"]``: ``Transcript.to_json()``)."""
-    transcript = transcribe(job.audio, job.regions, job.models.asr, asr_options(job.config, job.source))
-    return StageOutcome({"transcript": transcript.to_json()}, job.models.asr.name, job.models.asr.version)
+    return StageOutcome({"transcript": found.value.to_json()}, found.model, found.version)
 
 
-def find_speakers(job: SourceJob) -> StageOutcome:
+def diarize_work(job: SourceJob) -> Diarize:
+    return Diarize(job.audio, job.regions, diarize_options(job.config, job.project, job.source))
+
+
+def record_speakers(job: SourceJob, found: ModelOutput) -> StageOutcome:
     """Speaker turns within the speech regions (details: ``Diarization.to_json()``)."""
-    result = diarize(job.audio, job.regions, job.models.diarizer, diarize_options(job.config, job.project, job.source))
-    return StageOutcome(result.to_json(), job.models.diarizer.name, job.models.diarizer.version)
+    return StageOutcome(found.value.to_json(), found.model, found.version)
 
 
-def make_utterance_items(job: SourceJob) -> StageOutcome:
+def no_work(job: SourceJob) -> None:
+    """Nothing to compute away from the database: the record function does it all."""
+    return None
+
+
+def make_utterance_items(job: SourceJob, _: None) -> StageOutcome:
     """Words and speaker turns aligned into utterances, made the asset's live clip items.
 
     Items people worked on are kept (see ``utterance_items.replace_utterances``); the details
@@ -168,11 +188,18 @@ def make_utterance_items(job: SourceJob) -> StageOutcome:
     return StageOutcome({"utterances": len(made), "kept": kept, **outcome.as_details()}, "ingest.align", None)
 
 
-def cut_clip_files(job: SourceJob) -> StageOutcome:
-    """A WAV (and, for video, an MP4) per live utterance of the asset, recorded on its row and item."""
+def clips_work(job: SourceJob) -> CutClips:
+    """A WAV (and, for video, an MP4) per live utterance of the asset."""
+    spans = tuple(Span(from_ms(row.start_ms), from_ms(row.end_ms)) for row in live_utterance_rows(job.session,
+                                                                                                   job.asset.id))
+    return CutClips(job.prepared, spans, job.settings.clips_dir, job.audio)
+
+
+def record_clips(job: SourceJob, files: list[ClipFiles]) -> StageOutcome:
+    """Each clip's paths recorded on its utterance row and item."""
     rows = live_utterance_rows(job.session, job.asset.id)
-    spans = [Span(from_ms(row.start_ms), from_ms(row.end_ms)) for row in rows]
-    files = cut_clips(job.prepared, spans, job.settings.clips_dir, job.audio)
+    if len(rows) != len(files):
+        raise RuntimeError(f"asset {job.asset.id}: {len(files)} clips cut for {len(rows)} live utterances")
     for row, clip in zip(rows, files):
         row.clip_audio_path = str(clip.audio_path)
         row.clip_video_path = str(clip.video_path) if clip.video_path else None
@@ -273,23 +300,25 @@ def cut_after_utterances(job: SourceJob, run: StageRun) -> bool:
 
 @dataclass(frozen=True)
 class Stage:
-    """A pipeline stage as the runner drives it: what it works on, what decides its output, what it does,
+    """A pipeline stage as the runners drive it: what it works on, what decides its output, what it
+    computes (``work``: an ``ingest.engine`` work record, or ``None``), how its result is recorded,
     and whether a done run of it still stands."""
 
     name: str
     subject: SubjectType
     config_hash: Callable[[SourceJob], str]
-    run: Callable[[SourceJob], StageOutcome]
+    work: Callable[[SourceJob], Work | None]
+    record: Callable[[SourceJob, Any], StageOutcome]
     still_stands: Callable[[SourceJob, StageRun], bool] = always
 
 
 PIPELINE: tuple[Stage, ...] = (
-    Stage("prepare", SubjectType.SOURCE, prepare_hash, prepare_media, audio_still_on_disk),
-    Stage("vad", SubjectType.ASSET, vad_hash, detect_speech_regions),
-    Stage("asr", SubjectType.ASSET, asr_hash, transcribe_speech),
-    Stage("diarize", SubjectType.ASSET, diarize_hash, find_speakers),
-    Stage("utterances", SubjectType.ASSET, utterance_items_hash, make_utterance_items, wrote_utterances_last),
-    Stage("clips", SubjectType.ASSET, clips_hash, cut_clip_files, cut_after_utterances),
+    Stage("prepare", SubjectType.SOURCE, prepare_hash, prepare_work, record_prepared, audio_still_on_disk),
+    Stage("vad", SubjectType.ASSET, vad_hash, vad_work, record_regions),
+    Stage("asr", SubjectType.ASSET, asr_hash, asr_work, record_transcript),
+    Stage("diarize", SubjectType.ASSET, diarize_hash, diarize_work, record_speakers),
+    Stage("utterances", SubjectType.ASSET, utterance_items_hash, no_work, make_utterance_items, wrote_utterances_last),
+    Stage("clips", SubjectType.ASSET, clips_hash, clips_work, record_clips, cut_after_utterances),
 )
 STAGES = tuple(stage.name for stage in PIPELINE)
 

@@ -70,3 +70,21 @@ def test_process_takes_the_speaker_count_from_the_command_line(cli, tmp_path):
     (source,) = [json.loads(line) for line in cli("sources", "list", "--project", "demo", "--json")[1].splitlines()]
     assert [s["stage"] for s in source["stages"]].count("diarize") == 2
     assert [s["stage"] for s in source["stages"]].count("asr") == 1
+
+
+def test_an_unreachable_ray_cluster_is_a_clear_error_and_touches_nothing(cli, tmp_path):
+    import socket
+
+    testmedia.generate(testmedia.BN, tmp_path / "in")
+    cli("project", "create", "demo", "--languages", "bn")
+    cli("ingest", "folder", str(tmp_path / "in"), "--project", "demo")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once closed
+    code, _, err = cli("process", "--project", "demo", "--engine", "ray", "--ray-address", f"127.0.0.1:{port}")
+    assert code == 4 and err.startswith(f"error: cannot reach the Ray cluster at 127.0.0.1:{port} (")
+    assert "`ray start --head`" in err
+    (source,) = [json.loads(line) for line in cli("sources", "list", "--project", "demo", "--json")[1].splitlines()]
+    assert source["status"] == "registered" and source["stages"] == []
+    code, _, err = cli("process", "--project", "demo", "--ray-address", f"127.0.0.1:{port}")
+    assert code == 2 and err.strip() == "error: --ray-address and --ray-workers go with --engine ray"
