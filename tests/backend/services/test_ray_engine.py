@@ -97,21 +97,28 @@ def kill_when_transcribing(stop: threading.Event, killed: list[int]) -> None:
         stop.wait(0.05)
 
 
-def test_a_worker_killed_mid_file_costs_the_file_a_retry_never_a_duplicate_or_a_lost_record(
-        tmp_path, sqlite_template, whisper_base, local_ray, dialogue_folder, in_process_reference):
-    settings = new_world(tmp_path, sqlite_template, whisper_base)
+def process_while_killing_a_worker(session, settings, dialogue_folder, options):
+    """Ingest the dialogues and run ``process --engine ray`` while a thread SIGKILLs the first worker it sees
+    transcribing; the report and the pids killed."""
     killed: list[int] = []
     stop = threading.Event()
     killer = threading.Thread(target=kill_when_transcribing, args=(stop, killed), daemon=True)
+    create_project(session, ProjectSpec(name="talks", languages=("en", "ta")))
+    speech.ingest_folder(session, "talks", dialogue_folder)
+    killer.start()
+    try:
+        report = speech.process_project(session, "talks", settings, engine="ray", ray=options)
+    finally:
+        stop.set()
+        killer.join()
+    return report, killed
+
+
+def test_a_worker_killed_mid_file_costs_the_file_a_retry_never_a_duplicate_or_a_lost_record(
+        tmp_path, sqlite_template, whisper_base, local_ray, dialogue_folder, in_process_reference):
+    settings = new_world(tmp_path, sqlite_template, whisper_base)
     with session_factory(settings.sqlalchemy_url)() as session:
-        create_project(session, ProjectSpec(name="talks", languages=("en", "ta")))
-        speech.ingest_folder(session, "talks", dialogue_folder)
-        killer.start()
-        try:
-            report = speech.process_project(session, "talks", settings, engine="ray", ray=RayOptions(workers=1))
-        finally:
-            stop.set()
-            killer.join()
+        report, killed = process_while_killing_a_worker(session, settings, dialogue_folder, RayOptions(workers=1))
         assert len(killed) == 1, "no worker was seen transcribing"
         assert report.processed == in_process_reference["report"].processed and report.failed == in_process_reference["report"].failed
         assert report.stages_run == in_process_reference["report"].stages_run
@@ -128,19 +135,9 @@ def test_a_worker_killed_mid_file_costs_the_file_a_retry_never_a_duplicate_or_a_
 def test_a_worker_lost_past_its_retries_fails_its_stage_and_the_next_run_redoes_it(
         tmp_path, sqlite_template, whisper_base, local_ray, dialogue_folder, in_process_reference):
     settings = new_world(tmp_path, sqlite_template, whisper_base)
-    killed: list[int] = []
-    stop = threading.Event()
-    killer = threading.Thread(target=kill_when_transcribing, args=(stop, killed), daemon=True)
     with session_factory(settings.sqlalchemy_url)() as session:
-        create_project(session, ProjectSpec(name="talks", languages=("en", "ta")))
-        speech.ingest_folder(session, "talks", dialogue_folder)
-        killer.start()
-        try:
-            lost = speech.process_project(session, "talks", settings, engine="ray",
-                                          ray=RayOptions(workers=1, retries=0))
-        finally:
-            stop.set()
-            killer.join()
+        lost, killed = process_while_killing_a_worker(session, settings, dialogue_folder,
+                                                      RayOptions(workers=1, retries=0))
         assert len(killed) == 1
         reasons = [reason for _, reason in lost.failed if "ffprobe" not in reason]
         assert reasons and all(r.startswith("the Ray worker computing ") and "was lost (" in r and
