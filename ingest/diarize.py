@@ -320,17 +320,26 @@ class EmbeddingDiarizer:
 
 
 def frame_energy_db(audio: Any) -> Any:
-    """Energy of every 10 ms frame (25 ms window), in dB."""
+    """Energy of every 10 ms frame (25 ms window), in dB.
+
+    A 400-sample window at a 160-sample hop is five 80-sample blocks, so the squares are summed
+    once per block and each window adds five block sums (linear time; the sliding-window mean
+    this replaces took 0.5 s on 11 minutes).
+    """
     import numpy as np
 
-    samples = np.asarray(audio, dtype=np.float32)
-    hop, width = int(SAMPLE_RATE * FRAME_S), 400
+    samples = np.asarray(audio, dtype=np.float32).reshape(-1)
+    hop, width, block = int(SAMPLE_RATE * FRAME_S), 400, 80
     count = len(samples) // hop
     if count == 0:
         return np.zeros(0)
-    padded = np.pad(samples, (0, width))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, width)[::hop][:count]
-    return 10.0 * np.log10(np.square(frames, dtype=np.float64).mean(1) + 1e-12)
+    blocks_needed = 2 * (count - 1) + width // block
+    padded = np.zeros(blocks_needed * block, dtype=np.float64)
+    used = min(len(samples), len(padded))
+    padded[:used] = samples[:used]
+    sums = np.square(padded).reshape(-1, block).sum(1)
+    windows = sum(sums[k : k + 2 * count - 1 : 2] for k in range(width // block))
+    return 10.0 * np.log10(windows / width + 1e-12)
 
 
 def trim_to_voice(turns: Sequence[SpeakerTurn], energy_db: Any, drop_db: float, min_pause_s: float) -> list[SpeakerTurn]:

@@ -133,3 +133,18 @@ def test_turns_are_cut_to_the_voice_not_to_the_padded_region():
 def test_a_given_count_above_the_default_bound_is_honoured():
     labels = estimate_clusters(_groups((12, 12, 12, 12, 12, 12, 12, 12), spread=0.05), DiarizeOptions(num_speakers=8))
     assert len(set(labels.tolist())) == 8
+
+
+@pytest.mark.parametrize("samples", [0, 159, 160, 401, 1234, 48_037])
+def test_frame_energy_is_each_25ms_window_mean_square_at_a_10ms_hop(samples):
+    """Every frame i is the mean square of samples [160 i, 160 i + 400) (zeros past the end), in dB."""
+    from ingest.diarize import frame_energy_db
+
+    rng = np.random.default_rng(samples)
+    audio = (rng.normal(0.0, 0.1, samples) * (np.arange(samples) > samples // 3)).astype(np.float32)
+    found = frame_energy_db(audio)
+    assert found.shape == (samples // 160,)
+    padded = np.concatenate([audio.astype(np.float64), np.zeros(400)])
+    for i in range(len(found)):
+        expected = 10.0 * np.log10(np.mean(padded[160 * i : 160 * i + 400] ** 2) + 1e-12)
+        assert found[i] == pytest.approx(expected, abs=1e-9)
