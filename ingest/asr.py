@@ -201,13 +201,17 @@ class FasterWhisperRecognizer:
         """Log-mel features of each window, padded to 30 s: ``(len(windows), n_mels, 3000)`` float32.
 
         Cut and computed as ``BatchedInferencePipeline`` does for its clips, so the same windows
-        decode to the same words.
+        decode to the same words. The mel projection is a BLAS product whose last bits depend on
+        how many threads BLAS uses, and those bits can change a word: it runs on one BLAS thread,
+        so a transcript is the same in this process, on a one-CPU Ray worker, or on another machine.
         """
         import numpy as np
         from faster_whisper.audio import pad_or_trim
+        from threadpoolctl import threadpool_limits
 
         chunks = [audio[int(w.start * SAMPLE_RATE) : int(w.end * SAMPLE_RATE)] for w in windows]
-        return np.stack([pad_or_trim(self.model.feature_extractor(c)[..., :-1]) for c in chunks])
+        with threadpool_limits(limits=1, user_api="blas"):
+            return np.stack([pad_or_trim(self.model.feature_extractor(c)[..., :-1]) for c in chunks])
 
     def _languages(self, encoded: Any, n: int, options: AsrOptions,
                    first: tuple[str, float] | None) -> list[tuple[str, float]]:

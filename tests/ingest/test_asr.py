@@ -138,6 +138,21 @@ def test_batch_size_changes_nothing_in_the_result(english, whisper_base):
         [(s.language, round(s.language_probability, 2)) for s in eight.segments]
 
 
+def test_the_transcript_does_not_depend_on_how_many_threads_blas_has(english, whisper_base):
+    """A Ray worker gets one CPU and this process several: the same audio must give the same transcript
+    (on this machine OpenBLAS's mel product differs in its last bits between one and two threads)."""
+    from threadpoolctl import threadpool_limits
+
+    audio, regions = english
+    found = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            features = whisper_base._features(audio, speech_windows(regions))
+            transcript = whisper_base.transcribe(audio, regions, AsrOptions(beam_size=1))
+        found.append((features.tobytes(), transcript.segments))
+    assert found[0] == found[1]
+
+
 def test_transformers_backend_reads_the_same_weights(english, models_dir, dialogues):
     from ingest.whisper_weights import ensure_hf_base
 
